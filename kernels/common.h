@@ -1,5 +1,6 @@
 // Shared by CPU and CUDA code: the host/device qualifier and the error type.
 #pragma once
+#include <cmath>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -11,6 +12,14 @@
 #endif
 
 namespace l2o {
+
+// Unqualified math in templates must pick the float overloads for T = float (on the host and,
+// through CUDA's std:: overloads, on the device) instead of the C library's double functions.
+using std::exp;
+using std::fabs;
+using std::log;
+using std::sqrt;
+using std::tanh;
 
 // Every library error is an l2o::Error; tools map it to exit codes. Library code never exits.
 class Error : public std::runtime_error {

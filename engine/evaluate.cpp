@@ -1,0 +1,113 @@
+#include "engine/evaluate.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+namespace l2o {
+
+EvalResult evaluate(UpdateRule& rule, const std::string& optimizer_label, const std::string& problem_name,
+                    const ProblemConfig& problem, int64_t steps, const std::vector<uint64_t>& seeds) {
+  auto t0 = std::chrono::steady_clock::now();
+  EvalResult r;
+  r.optimizer = optimizer_label;
+  r.problem = problem_name;
+  r.steps = steps;
+  r.seeds = seeds;
+  auto opt = make_optimizee<float>(problem);
+  const int64_t n = opt->num_params();
+  std::vector<float> theta(n), grad(n), u(n);
+  Batch batch;
+  for (uint64_t seed : seeds) {
+    opt->init(seed, theta.data());
+    Rng batches(seed, kStreamBatch);
+    rule.reset(n);
+    std::vector<float> curve;
+    curve.reserve(steps + 1);
+    for (int64_t t = 0; t <= steps; ++t) {
+      opt->sample_batch(batches, batch);
+      const float loss = opt->loss_and_grad(theta.data(), batch, t < steps ? grad.data() : nullptr);
+      if (!std::isfinite(loss)) {  // diverged: the curve stops here and the seed is counted
+        ++r.diverged;
+        break;
+      }
+      curve.push_back(loss);
+      if (t == steps) break;
+      rule.update(grad.data(), u.data());
+      for (int64_t i = 0; i < n; ++i) theta[i] += u[i];
+    }
+    r.losses.push_back(std::move(curve));
+  }
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return r;
+}
+
+EvalSummary summarize(const EvalResult& r) {
+  EvalSummary s;
+  double sum = 0, sum_sq = 0, sum_log = 0;
+  for (const auto& c : r.losses) {
+    if (static_cast<int64_t>(c.size()) != r.steps + 1) continue;
+    const double f = c.back();
+    sum += f;
+    sum_sq += f * f;
+    sum_log += std::log10(std::max(f, 1e-30));
+    ++s.finished;
+  }
+  if (s.finished == 0) {
+    s.final_mean = s.final_std = s.log10_mean_final = s.mean_log10_final = NAN;
+    return s;
+  }
+  s.final_mean = sum / s.finished;
+  s.final_std = std::sqrt(std::max(0.0, sum_sq / s.finished - s.final_mean * s.final_mean));
+  s.log10_mean_final = std::log10(std::max(s.final_mean, 1e-30));
+  s.mean_log10_final = sum_log / s.finished;
+  return s;
+}
+
+// RFC 4180 quoting for labels such as "momentum(lr=0.01,momentum=0.5)".
+static std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string q = "\"";
+  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return q + "\"";
+}
+
+std::string curves_csv(const std::vector<EvalResult>& results) {
+  std::string out = "optimizer,problem,seed,step,loss\n";
+  char line[512];
+  for (const auto& r : results) {
+    const std::string opt = csv_field(r.optimizer), prob = csv_field(r.problem);
+    for (size_t k = 0; k < r.seeds.size(); ++k) {
+      const auto& c = r.losses[k];
+      for (size_t t = 0; t < c.size(); ++t) {
+        std::snprintf(line, sizeof line, "%s,%s,%llu,%zu,%.9g\n", opt.c_str(), prob.c_str(),
+                      static_cast<unsigned long long>(r.seeds[k]), t, c[t]);
+        out += line;
+      }
+    }
+  }
+  return out;
+}
+
+static nlohmann::json finite_or_null(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); }
+
+std::string summary_json(const std::vector<EvalResult>& results) {
+  nlohmann::json doc = nlohmann::json::array();
+  for (const auto& r : results) {
+    EvalSummary s = summarize(r);
+    doc.push_back({{"optimizer", r.optimizer},
+                   {"problem", r.problem},
+                   {"steps", r.steps},
+                   {"seeds", r.seeds.size()},
+                   {"diverged", r.diverged},
+                   {"final_loss_mean", finite_or_null(s.final_mean)},
+                   {"final_loss_std", finite_or_null(s.final_std)},
+                   {"log10_mean_final_loss", finite_or_null(s.log10_mean_final)},
+                   {"mean_log10_final_loss", finite_or_null(s.mean_log10_final)},
+                   {"seconds", r.seconds}});
+  }
+  return nlohmann::json{{"results", doc}}.dump(2) + "\n";
+}
+
+}  // namespace l2o

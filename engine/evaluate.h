@@ -1,0 +1,39 @@
+// Evaluation: train optimizees with an update rule (no meta-updates) over several seeds and
+// record the minibatch loss at every step, as in the authors' evaluate_dm.py.
+#pragma once
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "learners/update_rule.h"
+#include "optimizees/optimizee.h"
+
+namespace l2o {
+
+struct EvalResult {
+  std::string optimizer, problem;
+  int64_t steps = 0;
+  std::vector<uint64_t> seeds;
+  std::vector<std::vector<float>> losses;  // per seed: losses at steps 0..steps (a shorter row = diverged)
+  int64_t diverged = 0;
+  double seconds = 0;
+};
+
+// Runs `rule` on `problem` for each seed: theta_0 and the minibatch stream depend only on the
+// seed, so every optimizer sees the same instances. A non-finite loss ends that seed's run.
+EvalResult evaluate(UpdateRule& rule, const std::string& optimizer_label, const std::string& problem_name,
+                    const ProblemConfig& problem, int64_t steps, const std::vector<uint64_t>& seeds);
+
+// Final-loss statistics over the seeds that did not diverge.
+struct EvalSummary {
+  double final_mean = 0, final_std = 0, log10_mean_final = 0, mean_log10_final = 0;
+  int64_t finished = 0;
+};
+EvalSummary summarize(const EvalResult& r);
+
+// curves.csv rows (header `optimizer,problem,seed,step,loss`) and the summary.json document.
+std::string curves_csv(const std::vector<EvalResult>& results);
+std::string summary_json(const std::vector<EvalResult>& results);
+
+}  // namespace l2o

@@ -1,0 +1,28 @@
+#include "engine/numerics.h"
+
+#if defined(__SSE__) || defined(__x86_64__)
+#include <pmmintrin.h>
+#include <xmmintrin.h>
+#endif
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace l2o {
+
+static void set_ftz_this_thread() {
+#if defined(__SSE__) || defined(__x86_64__)
+  _MM_SET_FLUSH_ZERO_MODE(_MM_FLUSH_ZERO_ON);
+  _MM_SET_DENORMALS_ZERO_MODE(_MM_DENORMALS_ZERO_ON);
+#endif
+}
+
+void enable_flush_to_zero() {
+  set_ftz_this_thread();
+#ifdef _OPENMP
+#pragma omp parallel
+  set_ftz_this_thread();
+#endif
+}
+
+}  // namespace l2o

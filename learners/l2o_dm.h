@@ -1,0 +1,62 @@
+// L2O-DM (Andrychowicz et al. 2016): LogAndSign -> LSTM(20) -> LSTM(20) -> Linear(1) -> x 0.01,
+// applied to every coordinate (REFERENCE.md section 1). Coordinates are processed in fixed-size
+// blocks, in parallel; per-block weight-gradient partials are summed in block order, so dphi is
+// bit-identical whatever the thread count.
+#pragma once
+#include "learners/learner.h"
+
+namespace l2o {
+
+struct L2oDmConfig {
+  std::vector<int64_t> hidden = {20, 20};
+  double log_k = 5.0;          // LogAndSign k; <= 0 feeds the raw gradient (the quadratic's setting)
+  double output_scale = 0.01;
+  double forget_bias = 1.0;
+  int64_t input_size() const { return log_k > 0 ? 2 : 1; }
+};
+
+template <typename T>
+class L2oDm : public LearnerT<T> {
+ public:
+  explicit L2oDm(L2oDmConfig cfg);
+  std::string type() const override { return "l2o_dm"; }
+  const L2oDmConfig& config() const { return cfg_; }
+  int64_t num_params() const override { return num_params_; }
+  const std::vector<ParamBlock>& param_blocks() const override { return blocks_; }
+  void init_params(uint64_t seed, T* phi) const override;
+  void reset(int64_t n, int64_t max_steps) override;
+  void zero_state() override;
+  void begin_segment() override;
+  void step(const T* phi, const T* g, T* u, bool save) override;
+  int64_t saved_steps() const override { return saved_; }
+  void backward(const T* phi, const T* dl_du, T* dphi) override;
+
+  static constexpr int64_t kBlockRows = 256;  // coordinates per parallel block
+
+ private:
+  struct Layer {
+    int64_t in = 0, H = 0;
+    int64_t w_off = 0, b_off = 0;
+    std::vector<T> h, c;         // (n, H) state carried across steps and segments
+    std::vector<T> c_init;       // (n, H) c at the segment start
+    std::vector<T> xh;           // (slots, n, in + H) saved inputs [x, h_prev]
+    std::vector<T> gates;        // (slots, n, 4H) saved post-activation gates
+    std::vector<T> cs;           // (slots, n, H) saved cell states
+  };
+  struct Workspace {             // per block, sized once
+    std::vector<T> z, dz, dxh, dh, dh_above;
+    std::vector<std::vector<T>> dh_carry, dc_carry;
+    std::vector<T> dphi;
+  };
+  int64_t width(const Layer& L) const { return L.in + L.H; }
+
+  L2oDmConfig cfg_;
+  std::vector<ParamBlock> blocks_;
+  int64_t num_params_ = 0, out_w_off_ = 0, out_b_off_ = 0;
+  std::vector<Layer> layers_;
+  std::vector<T> hout_;          // (slots, n, H_top) saved top-layer outputs
+  std::vector<Workspace> ws_;
+  int64_t n_ = 0, slots_ = 0, saved_ = 0;
+};
+
+}  // namespace l2o

@@ -1,0 +1,44 @@
+// A learned optimizer: meta-parameters phi shared by every coordinate, per-coordinate recurrent
+// state, a step that turns gradients into updates (saving what backward needs), and a backward
+// that turns upstream gradients dL/du_t of a segment's updates into dL/dphi. The same backward
+// serves the meta-loss (dL/du_t = suffix sums of optimizee gradients) and imitation
+// (dL/du_t = (u_t - delta_t)/n).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace l2o {
+
+struct ParamBlock {  // one named tensor inside phi, for checkpoints
+  std::string name;
+  std::vector<int64_t> shape;
+  int64_t offset = 0;
+  int64_t size() const {
+    int64_t s = 1;
+    for (int64_t d : shape) s *= d;
+    return s;
+  }
+};
+
+template <typename T>
+class LearnerT {
+ public:
+  virtual ~LearnerT() = default;
+  virtual std::string type() const = 0;
+  virtual int64_t num_params() const = 0;
+  virtual const std::vector<ParamBlock>& param_blocks() const = 0;
+  virtual void init_params(uint64_t seed, T* phi) const = 0;
+  // Size for n coordinates and segments of up to max_steps saved steps; zero the state.
+  virtual void reset(int64_t n, int64_t max_steps) = 0;
+  virtual void zero_state() = 0;
+  // Start a truncated-BPTT segment: forget saved steps; the current state becomes a constant.
+  virtual void begin_segment() = 0;
+  // u = update for gradient g (length n); advances the state; with save, keeps activations.
+  virtual void step(const T* phi, const T* g, T* u, bool save) = 0;
+  virtual int64_t saved_steps() const = 0;
+  // dl_du: (saved_steps, n) upstream gradients on the saved steps' updates; writes dphi.
+  virtual void backward(const T* phi, const T* dl_du, T* dphi) = 0;
+};
+
+}  // namespace l2o

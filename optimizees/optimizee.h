@@ -1,0 +1,57 @@
+// The problems a learned optimizer trains: a loss over a flat parameter vector theta.
+// Templated on the scalar so the same code runs in float (training) and double
+// (finite-difference gradient checks).
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/rng.h"
+
+namespace l2o {
+
+// One minibatch: example indices into the problem's dataset (empty for data-free problems).
+struct Batch {
+  std::vector<int32_t> idx;
+};
+
+template <typename T>
+class OptimizeeT {
+ public:
+  virtual ~OptimizeeT() = default;
+  virtual std::string name() const = 0;
+  virtual int64_t num_params() const = 0;
+  // A new problem instance for this seed: draws the problem's constants (e.g. the quadratic's W, y)
+  // from stream kStreamProblem and theta_0 from kStreamInit, so the same seed gives the same
+  // instance whatever optimizer then trains it.
+  virtual void init(uint64_t seed, T* theta) = 0;
+  // Draws the next minibatch (with replacement) from the caller's batch stream.
+  virtual void sample_batch(Rng& rng, Batch& batch) const = 0;
+  // Mean loss on the batch, and its gradient w.r.t. theta (grad may be null: loss only).
+  virtual T loss_and_grad(const T* theta, const Batch& batch, T* grad) = 0;
+};
+
+using Optimizee = OptimizeeT<float>;
+
+// Problem description from a spec or the command line.
+struct ProblemConfig {
+  std::string type = "mlp_orig";            // quadratic | mlp_orig | mlp_relu | mlp_deeper | mlp | mlp_fashion
+  std::vector<int64_t> hidden = {20};       // for type "mlp"
+  std::string activation = "sigmoid";       // for type "mlp": sigmoid | relu | tanh
+  std::string dataset = "mnist";            // for the MLPs: mnist | fashion_mnist
+  std::string data_dir;                     // "" = the dataset's default location
+  int64_t batch_size = 128;
+  double init_std = 0.01;                   // N(0, init_std^2) for weights and biases
+  // quadratic
+  int64_t quad_count = 128, quad_dims = 10;
+};
+
+// The named problems of the paper and DM's code; throws InputError for an unknown name.
+ProblemConfig problem_config_by_name(const std::string& name);
+const std::vector<std::string>& problem_names();
+
+template <typename T>
+std::unique_ptr<OptimizeeT<T>> make_optimizee(const ProblemConfig& cfg);
+
+}  // namespace l2o

@@ -1,0 +1,180 @@
+// Finite-difference checks (double precision) of the LSTM ops, the learner's segment backward
+// and the full meta-gradient of a short segment.
+#include <catch2/catch.hpp>
+#include <cmath>
+
+#include "engine/segment.h"
+#include "kernels/lstm.h"
+#include "learners/l2o_dm.h"
+#include "optimizees/quadratic.h"
+
+using namespace l2o;
+
+namespace {
+
+std::vector<double> random_vec(int64_t n, double scale, uint64_t seed) {
+  Rng r(seed, 7);
+  std::vector<double> v(n);
+  for (auto& x : v) x = scale * (2 * r.uniform() - 1);
+  return v;
+}
+
+// |a - b| <= atol + rtol |b| elementwise, with the gradient itself required to be non-trivial.
+void require_close(const std::vector<double>& got, const std::vector<double>& ref, double rtol, double atol) {
+  REQUIRE(got.size() == ref.size());
+  double refmax = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    refmax = std::max(refmax, std::fabs(ref[i]));
+    INFO("index " << i << ": analytic " << got[i] << " vs finite difference " << ref[i]);
+    REQUIRE(std::fabs(got[i] - ref[i]) <= atol + rtol * std::fabs(ref[i]));
+  }
+  REQUIRE(refmax > 1e-6);
+}
+
+}  // namespace
+
+TEST_CASE("LSTM layer step backward matches finite differences", "[lstm]") {
+  const int64_t n = 7, in = 3, H = 4, K = in + H;
+  auto xh = random_vec(n * K, 1.0, 1), w = random_vec(K * 4 * H, 0.7, 2), b = random_vec(4 * H, 0.5, 3);
+  auto c_prev = random_vec(n * H, 1.0, 4), rh = random_vec(n * H, 1.0, 5), rc = random_vec(n * H, 1.0, 6);
+  std::vector<double> z(n * 4 * H), gates(n * 4 * H), c(n * H), h(n * H);
+  // Scalar objective: <rh, h> + <rc, c>, a function of xh, w, b, c_prev.
+  auto objective = [&]() {
+    lstm_layer_forward_cpu<double>(n, in, H, xh.data(), w.data(), b.data(), 1.0, c_prev.data(), z.data(),
+                                   gates.data(), c.data(), h.data(), H);
+    double s = 0;
+    for (int64_t i = 0; i < n * H; ++i) s += rh[i] * h[i] + rc[i] * c[i];
+    return s;
+  };
+  objective();
+  std::vector<double> dc = rc, dz(n * 4 * H), dxh(n * K), dw(K * 4 * H, 0.0), db(4 * H, 0.0);
+  lstm_layer_backward_cpu<double>(n, in, H, xh.data(), w.data(), gates.data(), c_prev.data(), c.data(), rh.data(),
+                                  dc.data(), dz.data(), dxh.data(), dw.data(), db.data());
+  auto fd = [&](std::vector<double>& v) {
+    std::vector<double> out(v.size());
+    for (size_t i = 0; i < v.size(); ++i) {
+      const double keep = v[i], e = 1e-6;
+      v[i] = keep + e;
+      const double fp = objective();
+      v[i] = keep - e;
+      const double fm = objective();
+      v[i] = keep;
+      out[i] = (fp - fm) / (2 * e);
+    }
+    return out;
+  };
+  require_close(dxh, fd(xh), 1e-6, 1e-9);
+  require_close(dw, fd(w), 1e-6, 1e-9);
+  require_close(db, fd(b), 1e-6, 1e-9);
+  require_close(dc, fd(c_prev), 1e-6, 1e-9);
+}
+
+TEST_CASE("L2O-DM has 5,141 parameters in Sonnet's layout", "[lstm]") {
+  L2oDm<float> dm(L2oDmConfig{});
+  REQUIRE(dm.num_params() == 5141);
+  REQUIRE(dm.param_blocks().size() == 6);
+  REQUIRE(dm.param_blocks()[0].name == "lstm_0/w");
+  REQUIRE(dm.param_blocks()[0].shape == std::vector<int64_t>{22, 80});
+  REQUIRE(dm.param_blocks()[2].shape == std::vector<int64_t>{40, 80});
+  L2oDmConfig quad;
+  quad.log_k = 0;
+  REQUIRE(L2oDm<float>(quad).num_params() == 21 * 80 + 80 + 40 * 80 + 80 + 21);
+}
+
+TEST_CASE("learner segment backward matches finite differences of <r, u>", "[lstm]") {
+  // Spans several blocks (kBlockRows) with a partial last block, and carries state into the segment.
+  L2oDmConfig cfg;
+  cfg.hidden = {3, 2};
+  cfg.output_scale = 0.5;
+  L2oDm<double> dm(cfg);
+  const int64_t n = L2oDm<double>::kBlockRows + 5, steps = 3;
+  std::vector<double> phi(dm.num_params());
+  dm.init_params(1, phi.data());
+  std::vector<std::vector<double>> grads;
+  for (int64_t t = 0; t < steps + 1; ++t) grads.push_back(random_vec(n, 0.3, 10 + t));
+  auto r = random_vec(steps * n, 1.0, 20);
+  std::vector<double> u(n);
+  const std::vector<double> phi0 = phi;  // the state entering the segment is a constant (truncation)
+  auto objective = [&](bool keep_for_backward) {
+    dm.reset(n, steps);
+    dm.step(phi0.data(), grads[steps].data(), u.data(), false);  // state from a previous segment
+    dm.begin_segment();
+    double s = 0;
+    for (int64_t t = 0; t < steps; ++t) {
+      dm.step(phi.data(), grads[t].data(), u.data(), keep_for_backward);
+      for (int64_t i = 0; i < n; ++i) s += r[t * n + i] * u[i];
+    }
+    return s;
+  };
+  objective(true);
+  std::vector<double> dphi(dm.num_params());
+  dm.backward(phi.data(), r.data(), dphi.data());
+  std::vector<double> fd(phi.size());
+  for (size_t i = 0; i < phi.size(); ++i) {
+    const double keep = phi[i], e = 1e-6;
+    phi[i] = keep + e;
+    const double fp = objective(false);
+    phi[i] = keep - e;
+    const double fm = objective(false);
+    phi[i] = keep;
+    fd[i] = (fp - fm) / (2 * e);
+  }
+  require_close(dphi, fd, 1e-5, 1e-8);
+}
+
+TEST_CASE("meta-gradient of a full segment matches finite differences (detached optimizee gradients)", "[lstm]") {
+  L2oDmConfig cfg;
+  cfg.hidden = {4, 3};
+  cfg.output_scale = 0.1;
+  L2oDm<double> dm(cfg);
+  Quadratic<double> q(3, 4, 0.5);
+  const int64_t n = q.num_params(), steps = 3;
+  std::vector<double> phi(dm.num_params()), theta0(n);
+  dm.init_params(3, phi.data());
+  q.init(5, theta0.data());
+
+  std::vector<double> theta = theta0, dl_du, u, dphi(phi.size());
+  dm.reset(n, steps);
+  Rng batches(5, kStreamBatch);
+  auto res = meta_segment<double>(dm, phi.data(), q, theta.data(), batches, steps, dl_du, u, dphi.data());
+  REQUIRE(res.finite);
+
+  // Reference: the gradients g_t the learner saw are frozen (that is what "detached" means), so
+  // L(phi') = sum_t f(theta_t(phi')) with theta_{t+1} = theta_t + m_phi'(g_t frozen).
+  std::vector<std::vector<double>> frozen;
+  {
+    std::vector<double> th = theta0, g(n), uu(n);
+    Batch none;
+    dm.reset(n, steps);
+    for (int64_t t = 0; t < steps; ++t) {
+      q.loss_and_grad(th.data(), none, g.data());
+      frozen.push_back(g);
+      dm.step(phi.data(), g.data(), uu.data(), false);
+      for (int64_t i = 0; i < n; ++i) th[i] += uu[i];
+    }
+  }
+  auto objective = [&]() {
+    std::vector<double> th = theta0, uu(n);
+    Batch none;
+    dm.reset(n, steps);
+    double s = q.loss_and_grad(th.data(), none, nullptr);
+    for (int64_t t = 0; t < steps; ++t) {
+      dm.step(phi.data(), frozen[t].data(), uu.data(), false);
+      for (int64_t i = 0; i < n; ++i) th[i] += uu[i];
+      s += q.loss_and_grad(th.data(), none, nullptr);
+    }
+    return s;
+  };
+  REQUIRE(res.meta_loss == Approx(objective()).epsilon(1e-12));
+  std::vector<double> fd(phi.size());
+  for (size_t i = 0; i < phi.size(); ++i) {
+    const double keep = phi[i], e = 1e-6;
+    phi[i] = keep + e;
+    const double fp = objective();
+    phi[i] = keep - e;
+    const double fm = objective();
+    phi[i] = keep;
+    fd[i] = (fp - fm) / (2 * e);
+  }
+  require_close(dphi, fd, 1e-5, 1e-8);
+}
