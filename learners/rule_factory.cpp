@@ -2,6 +2,8 @@
 
 #include "kernels/common.h"
 #include "learners/hand_optimizers.h"
+#include "learners/learned_rule.h"
+#include "learners/learner_factory.h"
 
 namespace l2o {
 
@@ -12,7 +14,18 @@ static bool ends_with(const std::string& s, const std::string& suffix) {
 NamedRule make_update_rule(const std::string& name_or_path, double lr) {
   NamedRule r;
   if (ends_with(name_or_path, ".safetensors")) {
-    throw InputError("learned optimizers are not available yet: " + name_or_path);
+    LoadedLearner l = load_learner(name_or_path);
+    // Label: "l2o:<run dir name>/<file stem>" so curves from several runs stay apart.
+    std::string stem = name_or_path.substr(0, name_or_path.size() - 12);
+    const auto slash = stem.find_last_of('/');
+    std::string file = slash == std::string::npos ? stem : stem.substr(slash + 1);
+    std::string dir = slash == std::string::npos ? "" : stem.substr(0, slash);
+    if (dir.size() >= 12 && dir.compare(dir.size() - 12, 12, "/checkpoints") == 0) dir.resize(dir.size() - 12);
+    const auto dslash = dir.find_last_of('/');
+    if (dslash != std::string::npos) dir = dir.substr(dslash + 1);
+    r.label = "l2o:" + (dir.empty() ? file : dir + "/" + file);
+    r.rule = std::make_unique<LearnedRule>(std::move(l.learner), std::move(l.phi), r.label);
+    return r;
   }
   HandOptimizerConfig cfg;
   cfg.type = name_or_path;

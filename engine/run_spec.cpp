@@ -1,0 +1,83 @@
+#include "engine/run_spec.h"
+
+#include "engine/spec_reader.h"
+#include "kernels/common.h"
+#include "learners/learner_factory.h"
+
+namespace l2o {
+
+ProblemConfig parse_problem(SpecNode node, std::string* name) {
+  std::vector<std::string> types = problem_names();
+  types.push_back("mlp");
+  const std::string type = node.choice("type", "mlp_orig", types);
+  *name = type;
+  ProblemConfig c = type == "mlp" ? ProblemConfig{} : problem_config_by_name(type);
+  if (c.type == "quadratic") {
+    c.quad_count = node.integer("count", c.quad_count, 1, 1 << 20);
+    c.quad_dims = node.integer("dims", c.quad_dims, 1, 4096);
+  } else {
+    if (type == "mlp") {  // a custom MLP: the named ones fix their architecture
+      c.hidden = node.int_list("hidden", c.hidden, 1, 1 << 16);
+      c.activation = node.choice("activation", c.activation, {"sigmoid", "relu", "tanh"});
+      c.dataset = node.choice("dataset", c.dataset, {"mnist", "fashion_mnist"});
+    }
+    c.batch_size = node.integer("batch_size", c.batch_size, 1, 1 << 20);
+    c.data_dir = node.string("data_dir", c.data_dir);
+  }
+  c.init_std = node.number("init_std", c.init_std, 0.0, 10.0);
+  node.finish();
+  return c;
+}
+
+RunSpec parse_run_spec(const std::string& text, const std::string& origin, const std::vector<std::string>& overrides) {
+  RunSpec s;
+  s.resolved = parse_json_text(text, origin);
+  if (!s.resolved.is_object()) throw InputError(origin + ": the spec must be a JSON object");
+  for (const auto& o : overrides) apply_override(s.resolved, o);
+  SpecNode root(s.resolved);
+  s.seed = static_cast<uint64_t>(root.integer("seed", 0, 0, INT64_MAX));
+  s.backend = root.choice("backend", "cpu", {"cpu", "cuda", "auto"});
+  root.string("git_commit", "");  // informational: the commit that wrote a resolved spec
+  s.problem = parse_problem(root.child("problem"), &s.problem_name);
+  {
+    SpecNode learner = root.child("learner");
+    make_learner<float>(learner);  // validates now, so a bad learner fails before any output
+    s.learner = learner.raw();
+  }
+  {
+    SpecNode t = root.child("training");
+    s.epochs = t.integer("epochs", s.epochs, 1, INT64_MAX);
+    s.unroll = t.integer("unroll", s.unroll, 1, 100000);
+    s.n_train = t.integer("n_train", s.n_train, 1, INT64_MAX);
+    if (s.n_train % s.unroll != 0)
+      throw InputError(t.path() + ".n_train: " + std::to_string(s.n_train) + " is not a multiple of unroll (" +
+                       std::to_string(s.unroll) + ")");
+    SpecNode m = t.child("meta_optimizer");
+    m.choice("type", "adam", {"adam"});
+    s.meta.lr = m.number("lr", s.meta.lr, 1e-12, 1.0);
+    s.meta.beta1 = m.number("beta1", s.meta.beta1, 0.0, 0.999999);
+    s.meta.beta2 = m.number("beta2", s.meta.beta2, 0.0, 0.999999999);
+    s.meta.eps = m.number("eps", s.meta.eps, 1e-30, 1.0);
+    m.finish();
+    s.clip_grad_norm = t.number("clip_grad_norm", s.clip_grad_norm, 0.0, 1e30);
+    s.max_consecutive_failures = t.integer("max_consecutive_failures", s.max_consecutive_failures, 1, 1000000);
+    t.finish();
+  }
+  {
+    SpecNode v = root.child("validation");
+    s.valid_period = v.integer("period", s.valid_period, 1, INT64_MAX);
+    s.n_valid = v.integer("n_valid", s.n_valid, 1, INT64_MAX);
+    s.rollouts = v.integer("rollouts", s.rollouts, 1, 100000);
+    v.finish();
+  }
+  {
+    SpecNode o = root.child("output");
+    s.log_every = o.integer("log_every", s.log_every, 1, INT64_MAX);
+    s.checkpoint_every = o.integer("checkpoint_every", s.checkpoint_every, 1, INT64_MAX);
+    o.finish();
+  }
+  root.finish();
+  return s;
+}
+
+}  // namespace l2o

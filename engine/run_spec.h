@@ -1,0 +1,41 @@
+// The run spec of `l2o_train` (docs/spec.md documents every key): parsed strictly, with defaults
+// written back so the run directory's spec.json is the complete, resolved configuration.
+#pragma once
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "optimizees/optimizee.h"
+
+namespace l2o {
+
+struct MetaOptimizerSpec {
+  double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+};
+
+struct RunSpec {
+  nlohmann::json resolved;     // the whole spec with every default filled in
+  uint64_t seed = 0;
+  std::string backend = "cpu";
+  ProblemConfig problem;
+  std::string problem_name;    // as written in the spec, for logs and curves
+  nlohmann::json learner;      // learner config (validated by make_learner)
+  // training
+  int64_t epochs = 5000, n_train = 100, unroll = 20;
+  MetaOptimizerSpec meta;
+  double clip_grad_norm = 0;   // 0 = off
+  int64_t max_consecutive_failures = 20;
+  // validation
+  int64_t valid_period = 100, n_valid = 100, rollouts = 20;
+  // output
+  int64_t log_every = 10, checkpoint_every = 10;
+};
+
+// Parses spec text (origin = file name for messages) after applying `--set` overrides.
+// Throws InputError naming the JSON path of any problem.
+RunSpec parse_run_spec(const std::string& text, const std::string& origin, const std::vector<std::string>& overrides);
+
+// The problem object of a spec: {"type": "mlp_orig"} or a full description.
+ProblemConfig parse_problem(class SpecNode node, std::string* name);
+
+}  // namespace l2o

@@ -1,0 +1,37 @@
+// Meta-training of a learner on one problem (REFERENCE.md section 2): epochs of n_train optimizee
+// steps in truncated-BPTT segments, Adam on phi, validation every `period` epochs keeping the best
+// model, a guard against non-finite segments, and a run directory that can be resumed.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/run_spec.h"
+#include "learners/learner.h"
+
+namespace l2o {
+
+struct TrainerOptions {
+  std::string run_dir;
+  bool resume = false;      // continue from run_dir/checkpoints/state.safetensors
+  bool progress_tty = false;  // redraw one progress line (stderr is a terminal)
+  int64_t stop_after_epochs = -1;  // testing aid: stop (as if killed) after this many epochs of this process
+};
+
+struct TrainSummary {
+  int64_t epochs_done = 0, meta_steps = 0, skipped_segments = 0;
+  double best_score = 0;
+  int64_t best_epoch = -1;
+  double median_ms_per_meta_step = 0;
+  std::vector<float> phi;   // final weights
+};
+
+// Runs (or resumes) the run described by `spec`. Throws InputError for a bad run directory or
+// resume mismatch, Error when training cannot continue (too many consecutive failures).
+TrainSummary train(const RunSpec& spec, const TrainerOptions& options);
+
+// Validation score of phi: sum over `rollouts` fixed validation instances of the loss after
+// n_valid steps (a diverged rollout scores +inf).
+double validation_score(const RunSpec& spec, LearnerT<float>& learner, const std::vector<float>& phi);
+
+}  // namespace l2o

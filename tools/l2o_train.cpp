@@ -1,0 +1,108 @@
+// l2o_train: meta-train a learned optimizer from a JSON run spec into a run directory.
+// Exit codes: 0 done, 2 bad input (spec, flags, files), 1 training failed or internal error.
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "engine/atomic_file.h"
+#include "engine/device.h"
+#include "engine/run_spec.h"
+#include "engine/trainer.h"
+#include "tools/cli_args.h"
+
+using namespace l2o;
+namespace fs = std::filesystem;
+
+static const char* kUsage =
+    "usage: l2o_train SPEC.json [--out DIR] [--set KEY=VALUE ...] [--backend cpu|cuda|auto]\n"
+    "       l2o_train --resume DIR\n"
+    "  Keys are documented in docs/spec.md; --set a.b=value overrides any of them.\n"
+    "  DIR defaults to runs/<spec name>. --resume continues an interrupted run from its last checkpoint.\n";
+
+static std::string git_commit() {
+  std::string cmd = "git -C \"" L2O_SOURCE_DIR "\" describe --always --dirty --abbrev=12 2>/dev/null";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return "unknown";
+  char buf[128] = {0};
+  std::string out = fgets(buf, sizeof buf, p) ? buf : "";
+  pclose(p);
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out.empty() ? "unknown" : out;
+}
+
+// The backend that will run; "cuda" where it cannot run is an input error.
+static std::string resolve_backend(const std::string& requested) {
+  if (requested == "cpu") return "cpu";
+  const DeviceInfo d = query_cuda_device();
+  if (requested == "auto") {
+    if (d.available)
+      std::fprintf(stderr, "l2o_train: note: device %s found, but meta-training runs on the CPU backend in this "
+                           "version\n", d.name.c_str());
+    return "cpu";
+  }
+  if (!d.available) throw InputError("backend \"cuda\" requested but " + d.reason);
+  throw InputError("backend \"cuda\": CUDA meta-training is not implemented in this version; use \"cpu\" or \"auto\"");
+}
+
+static int run(int argc, char** argv) {
+  CliArgs args(argc, argv, {"out", "set", "resume", "backend", "stop-after-epochs"}, {"help"});
+  if (args.has("help")) {
+    std::cout << kUsage;
+    return 0;
+  }
+  TrainerOptions opt;
+  opt.progress_tty = isatty(STDERR_FILENO);
+  opt.stop_after_epochs = args.integer("stop-after-epochs", -1, 0);
+  RunSpec spec;
+  if (args.has("resume")) {
+    if (!args.positional().empty() || args.has("set") || args.has("out"))
+      throw InputError("--resume DIR takes no spec, --out or --set: the run's own spec.json is used");
+    opt.run_dir = args.get("resume", "");
+    opt.resume = true;
+    const std::string path = opt.run_dir + "/spec.json";
+    if (!fs::exists(path)) throw InputError(opt.run_dir + ": not a run directory (spec.json missing)");
+    spec = parse_run_spec(read_file(path), path, {});
+  } else {
+    if (args.positional().size() != 1) throw InputError("expected one SPEC.json argument (see --help)");
+    const std::string path = args.positional()[0];
+    auto overrides = args.all("set");
+    if (args.has("backend")) overrides.push_back("backend=" + args.get("backend", ""));
+    spec = parse_run_spec(read_file(path), path, overrides);
+    opt.run_dir = args.get("out", "runs/" + fs::path(path).stem().string());
+    if (fs::exists(opt.run_dir + "/checkpoints/state.safetensors"))
+      throw InputError(opt.run_dir + " already holds a run: continue it with --resume " + opt.run_dir +
+                       ", or choose another --out");
+  }
+  const std::string backend = resolve_backend(spec.backend);
+  if (!opt.resume) {
+    spec.resolved["git_commit"] = git_commit();
+    fs::create_directories(opt.run_dir);
+    write_file_atomic(opt.run_dir + "/spec.json", spec.resolved.dump(2) + "\n");
+  }
+  std::fprintf(stderr, "l2o_train: %s %s on %s (backend %s), %lld epochs x %lld steps, run dir %s\n",
+               opt.resume ? "resuming" : "training", spec.learner.value("type", "l2o_dm").c_str(),
+               spec.problem_name.c_str(), backend.c_str(), static_cast<long long>(spec.epochs),
+               static_cast<long long>(spec.n_train), opt.run_dir.c_str());
+  TrainSummary s = train(spec, opt);
+  std::fprintf(stderr,
+               "l2o_train: %lld epochs, %lld meta-steps (%lld skipped), median %.1f ms per meta-step, best validation "
+               "%.6g at epoch %lld\n",
+               static_cast<long long>(s.epochs_done), static_cast<long long>(s.meta_steps),
+               static_cast<long long>(s.skipped_segments), s.median_ms_per_meta_step, s.best_score,
+               static_cast<long long>(s.best_epoch));
+  return 0;
+}
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const InputError& e) {
+    std::fprintf(stderr, "l2o_train: error: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "l2o_train: %s\n", e.what());
+    return 1;
+  }
+}
