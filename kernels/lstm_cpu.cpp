@@ -36,8 +36,16 @@ void lstm_layer_forward_cpu(int64_t n, int64_t in, int64_t H, const T* xh, const
   Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>> b_v(b, g4);
   z_m.rowwise() += b_v;
   for (int64_t i = 0; i < n; ++i) {
-    lstm_cell_forward(static_cast<int>(H), z + i * g4, c_prev + i * H, forget_bias, gates + i * g4, c + i * H,
-                      h + i * ld_h);
+    const T* __restrict zr = z + i * g4;
+    const T* __restrict cp = c_prev + i * H;
+    T* __restrict gr = gates + i * g4;
+    T* __restrict cr = c + i * H;
+    T* __restrict hr = h + i * ld_h;
+#pragma omp simd
+    for (int64_t k = 0; k < H; ++k) {
+      lstm_cell_forward_elem(zr[k], zr[H + k], zr[2 * H + k], zr[3 * H + k], cp[k], forget_bias, &gr[k], &gr[H + k],
+                             &gr[2 * H + k], &gr[3 * H + k], &cr[k], &hr[k]);
+    }
   }
 }
 
@@ -46,8 +54,17 @@ void lstm_layer_backward_cpu(int64_t n, int64_t in, int64_t H, const T* xh, cons
                              const T* c_prev, const T* c, const T* dh, T* dc, T* dz, T* dxh, T* dw, T* db) {
   const int64_t k = in + H, g4 = 4 * H;
   for (int64_t i = 0; i < n; ++i) {
-    lstm_cell_backward(static_cast<int>(H), gates + i * g4, c_prev + i * H, c + i * H, dh + i * H, dc + i * H,
-                       dz + i * g4);
+    const T* __restrict gr = gates + i * g4;
+    const T* __restrict cp = c_prev + i * H;
+    const T* __restrict cr = c + i * H;
+    const T* __restrict dhr = dh + i * H;
+    T* __restrict dcr = dc + i * H;
+    T* __restrict dzr = dz + i * g4;
+#pragma omp simd
+    for (int64_t k = 0; k < H; ++k) {
+      lstm_cell_backward_elem(gr[k], gr[H + k], gr[2 * H + k], gr[3 * H + k], cp[k], cr[k], dhr[k], &dcr[k], &dzr[k],
+                              &dzr[H + k], &dzr[2 * H + k], &dzr[3 * H + k]);
+    }
   }
   MapC<T> xh_m(xh, n, k, Eigen::OuterStride<>(k));
   MapC<T> w_m(w, k, g4, Eigen::OuterStride<>(g4));

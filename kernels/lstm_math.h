@@ -20,40 +20,31 @@ L2O_HD void log_and_sign(T g, T k, T* out) {
   out[1] = s > T(1) ? T(1) : (s < T(-1) ? T(-1) : s);
 }
 
-// One coordinate's cell update. z: (4H) pre-activations; writes post-activation gates
-// [s(i), tanh(j), s(f + fb), s(o)] into gates (what backward needs), then c and h.
+// One hidden unit of one coordinate's cell update, from its four gate pre-activations.
+// Writes the post-activation gates [s(i), tanh(j), s(f + fb), s(o)] (what backward needs), c and h.
 template <typename T>
-L2O_HD void lstm_cell_forward(int H, const T* z, const T* c_prev, T forget_bias, T* gates,
-                              T* c, T* h) {
-  for (int k = 0; k < H; ++k) {
-    T gi = sigmoid(z[k]);
-    T gj = tanh(z[H + k]);
-    T gf = sigmoid(z[2 * H + k] + forget_bias);
-    T go = sigmoid(z[3 * H + k]);
-    gates[k] = gi;
-    gates[H + k] = gj;
-    gates[2 * H + k] = gf;
-    gates[3 * H + k] = go;
-    T cn = gf * c_prev[k] + gi * gj;
-    c[k] = cn;
-    h[k] = go * tanh(cn);
-  }
+L2O_HD void lstm_cell_forward_elem(T zi, T zj, T zf, T zo, T c_prev, T forget_bias, T* gi, T* gj, T* gf, T* go, T* c,
+                                   T* h) {
+  *gi = sigmoid(zi);
+  *gj = tanh_act(zj);
+  *gf = sigmoid(zf + forget_bias);
+  *go = sigmoid(zo);
+  *c = *gf * c_prev + *gi * *gj;
+  *h = *go * tanh_act(*c);
 }
 
-// Backward of lstm_cell_forward for one coordinate. dh: gradient on h'; dc: on entry the gradient
-// on c' from the next step, on exit the gradient on c_prev. Writes dz, the pre-activation gradient.
+// Backward of lstm_cell_forward_elem. dh: gradient on h; dc: on entry the gradient on c from the
+// next step, on exit the gradient on c_prev. Writes the pre-activation gradients dz*.
 template <typename T>
-L2O_HD void lstm_cell_backward(int H, const T* gates, const T* c_prev, const T* c, const T* dh, T* dc, T* dz) {
-  for (int k = 0; k < H; ++k) {
-    T gi = gates[k], gj = gates[H + k], gf = gates[2 * H + k], go = gates[3 * H + k];
-    T tc = tanh(c[k]);
-    T dct = dc[k] + dh[k] * go * (T(1) - tc * tc);
-    dz[k] = dct * gj * gi * (T(1) - gi);
-    dz[H + k] = dct * gi * (T(1) - gj * gj);
-    dz[2 * H + k] = dct * c_prev[k] * gf * (T(1) - gf);
-    dz[3 * H + k] = dh[k] * tc * go * (T(1) - go);
-    dc[k] = dct * gf;
-  }
+L2O_HD void lstm_cell_backward_elem(T gi, T gj, T gf, T go, T c_prev, T c, T dh, T* dc, T* dzi, T* dzj, T* dzf,
+                                    T* dzo) {
+  const T tc = tanh_act(c);
+  const T dct = *dc + dh * go * (T(1) - tc * tc);
+  *dzi = dct * gj * gi * (T(1) - gi);
+  *dzj = dct * gi * (T(1) - gj * gj);
+  *dzf = dct * c_prev * gf * (T(1) - gf);
+  *dzo = dh * tc * go * (T(1) - go);
+  *dc = dct * gf;
 }
 
 }  // namespace l2o
