@@ -73,8 +73,10 @@ void lstm_layer_backward_cpu(int64_t n, int64_t in, int64_t H, const T* xh, cons
   MapM<T> dw_m(dw, k, g4, Eigen::OuterStride<>(g4));
   dxh_m.noalias() = dz_m * w_m.transpose();
   dw_m.noalias() += xh_m.transpose() * dz_m;
-  Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>> db_v(db, g4);
-  db_v += dz_m.colwise().sum();
+  // Plain loop, not Eigen's colwise().sum(): its vectorised reduction order depends on pointer
+  // alignment, which differs between processes and would break bit-exact resume.
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < g4; ++j) db[j] += dz[i * g4 + j];
 }
 
 template <typename T>

@@ -1,0 +1,39 @@
+// The float approximations shared by the CPU and CUDA LSTM against the C library in double.
+#include <catch2/catch.hpp>
+#include <cmath>
+
+#include "kernels/activation_math.h"
+
+using namespace l2o;
+
+TEST_CASE("exp_approx, sigmoid and tanh_act are accurate over the range the LSTM uses", "[math]") {
+  double worst_exp = 0, worst_sig = 0, worst_tanh = 0;
+  for (int i = -200000; i <= 200000; ++i) {
+    const float x = static_cast<float>(i) * 4.3e-4f;  // [-86, 86]
+    const double e = std::exp(static_cast<double>(x));
+    worst_exp = std::max(worst_exp, std::fabs(exp_approx(x) - e) / e);
+    const double s = 1.0 / (1.0 + std::exp(-static_cast<double>(x)));
+    worst_sig = std::max(worst_sig, std::fabs(sigmoid(x) - s));
+    const double t = std::tanh(static_cast<double>(x));
+    worst_tanh = std::max(worst_tanh, std::fabs(tanh_act(x) - t) / std::max(std::fabs(t), 1e-3));
+  }
+  INFO("max rel error exp " << worst_exp << ", abs sigmoid " << worst_sig << ", rel tanh " << worst_tanh);
+  REQUIRE(worst_exp < 3e-7);
+  REQUIRE(worst_sig < 2e-7);
+  REQUIRE(worst_tanh < 1e-6);
+  // Tiny arguments keep their relative accuracy (the series branch).
+  REQUIRE(tanh_act(1e-5f) == Approx(1e-5).epsilon(1e-6));
+  REQUIRE(tanh_act(-0.05f) == Approx(std::tanh(-0.05)).epsilon(1e-6));
+}
+
+TEST_CASE("activation approximations saturate and propagate NaN", "[math]") {
+  REQUIRE(exp_approx(-1000.0f) < 1e-37f);
+  REQUIRE(std::isfinite(exp_approx(1000.0f)));
+  REQUIRE(sigmoid(-200.0f) >= 0.0f);
+  REQUIRE(sigmoid(200.0f) == 1.0f);
+  REQUIRE(tanh_act(50.0f) == 1.0f);
+  REQUIRE(tanh_act(-50.0f) == -1.0f);
+  REQUIRE(std::isnan(exp_approx(NAN)));
+  REQUIRE(std::isnan(sigmoid(NAN)));
+  REQUIRE(std::isnan(tanh_act(NAN)));
+}

@@ -1,0 +1,100 @@
+// The tools' error paths: one clear line on stderr, exit code 2, nothing written.
+#include <sys/wait.h>
+
+#include <catch2/catch.hpp>
+#include <cstdio>
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+
+#include "engine/atomic_file.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Run {
+  int code;
+  std::string out;
+};
+
+Run run(const std::string& args) {
+  const std::string cmd = "cd \"" L2O_SOURCE_DIR "\" && \"" L2O_BINARY_DIR "/\"" + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  REQUIRE(p != nullptr);
+  std::string out;
+  char buf[512];
+  while (fgets(buf, sizeof buf, p)) out += buf;
+  const int status = pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+std::string out_dir(const std::string& name) {
+  auto d = fs::temp_directory_path() / ("l2o_cli_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(d);
+  return d.string();
+}
+
+void require_input_error(const std::string& args, const std::string& message, const std::string& dir) {
+  Run r = run(args);
+  INFO(args << "\n" << r.out);
+  REQUIRE(r.code == 2);
+  REQUIRE_THAT(r.out, Catch::Contains(message));
+  REQUIRE(std::count(r.out.begin(), r.out.end(), '\n') == 1);
+  if (!dir.empty()) REQUIRE_FALSE(fs::exists(dir));
+}
+
+}  // namespace
+
+TEST_CASE("l2o_eval rejects bad input with exit code 2 and writes nothing", "[cli]") {
+  const std::string d = out_dir("eval");
+  const std::string base = "l2o_eval --out " + d + " ";
+  require_input_error(base + "--optimizer adma --problem mlp_orig", "unknown optimizer \"adma\"", d);
+  require_input_error(base + "--optimizer adam --problem mlp_big", "unknown problem \"mlp_big\"", d);
+  require_input_error(base + "--optimizer adam --problem quadratic --steps 0", "--steps: must be >= 1, got 0", d);
+  require_input_error(base + "--optimizer adam --problem quadratic --seeds -3", "--seeds: must be >= 1", d);
+  require_input_error(base + "--optimizer adam --problem quadratic --steps ten", "--steps: expected an integer", d);
+  require_input_error(base + "--optimizer adam --problem quadratic --lr 0", "--lr: must be > 0", d);
+  require_input_error(base + "--optimizer adam --problem mlp_orig --data-dir /nonexistent/dir",
+                      "/nonexistent/dir/mnist/t10k-images-idx3-ubyte", d);
+  require_input_error(base + "--optimizer /nonexistent/x.safetensors --problem quadratic", "/nonexistent/x.safetensors",
+                      d);
+  require_input_error(base + "--optimizer adam --problem quadratic --bogus 1", "unknown option --bogus", d);
+}
+
+TEST_CASE("l2o_eval writes curves and a summary for the same instances per optimizer", "[cli]") {
+  const std::string d = out_dir("eval_ok");
+  Run r = run("l2o_eval --optimizer adam,sgd --lr 0.01 --problem quadratic --steps 50 --seeds 3 --out " + d);
+  INFO(r.out);
+  REQUIRE(r.code == 0);
+  const std::string csv = l2o::read_file(d + "/curves.csv");
+  REQUIRE(csv.rfind("optimizer,problem,seed,step,loss\n", 0) == 0);
+  REQUIRE(std::count(csv.begin(), csv.end(), '\n') == 1 + 2 * 3 * 51);
+  // Step 0 is the same instance for both optimizers: identical initial losses per seed.
+  auto first_loss = [&](const std::string& prefix) {
+    auto pos = csv.find(prefix);
+    REQUIRE(pos != std::string::npos);
+    auto end = csv.find('\n', pos);
+    return csv.substr(csv.rfind(',', end) + 1, end - csv.rfind(',', end) - 1);
+  };
+  REQUIRE(first_loss("adam(lr=0.01),quadratic,1,0,") == first_loss("sgd(lr=0.01),quadratic,1,0,"));
+  const std::string summary = l2o::read_file(d + "/summary.json");
+  REQUIRE_THAT(summary, Catch::Contains("\"log10_mean_final_loss\""));
+  fs::remove_all(d);
+}
+
+TEST_CASE("l2o_train rejects bad specs with the JSON path, exit code 2, nothing written", "[cli]") {
+  const std::string d = out_dir("train");
+  const std::string spec = out_dir("spec") + ".json";
+  l2o::write_file_atomic(spec, R"({"training": {"epochs": 5, "unrol": 20}})");
+  require_input_error("l2o_train " + spec + " --out " + d, "$.training.unrol: unknown key (did you mean \"unroll\"?)",
+                      d);
+  require_input_error("l2o_train specs/l2o_dm.json --out " + d + " --set training.epochs=-1",
+                      "$.training.epochs: -1 is out of range", d);
+  require_input_error("l2o_train specs/l2o_dm.json --out " + d + " --set training", "expected KEY=VALUE", d);
+  require_input_error("l2o_train /nonexistent/spec.json --out " + d, "/nonexistent/spec.json", d);
+  require_input_error("l2o_train --resume " + d, "not a run directory", d);
+  require_input_error("l2o_train specs/l2o_dm.json --out " + d + " --backend tpu", "$.backend", d);
+  fs::remove(spec);
+}

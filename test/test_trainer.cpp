@@ -1,0 +1,163 @@
+// Meta-training: spec errors, the non-finite guard, learning on the quadratic, resume equivalence.
+#include <catch2/catch.hpp>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "engine/atomic_file.h"
+#include "engine/run_spec.h"
+#include "engine/segment.h"
+#include "engine/trainer.h"
+#include "learners/l2o_dm.h"
+#include "learners/learner_factory.h"
+#include "optimizees/quadratic.h"
+
+using namespace l2o;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string temp_dir(const std::string& name) {
+  auto d = fs::temp_directory_path() / ("l2o_test_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(d);
+  return d.string();
+}
+
+const char* kQuadSpec = R"({
+  "seed": 3,
+  "problem": {"type": "quadratic", "count": 16},
+  "learner": {"hidden": [8, 8], "preprocess": "log_and_sign", "output_scale": 0.1},
+  "training": {"epochs": 6, "n_train": 40, "unroll": 20, "meta_optimizer": {"lr": 0.005}},
+  "validation": {"period": 2, "n_valid": 40, "rollouts": 4},
+  "output": {"checkpoint_every": 1}
+})";
+
+}  // namespace
+
+TEST_CASE("run spec errors name the JSON path and what was expected", "[spec][trainer]") {
+  auto err = [](const std::string& text, std::vector<std::string> sets = {}) {
+    try {
+      parse_run_spec(text, "spec.json", sets);
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CHECK_THAT(err(R"({"training": {"epcohs": 5}})"), Catch::Contains("$.training.epcohs: unknown key") &&
+                                                        Catch::Contains("epochs"));
+  CHECK_THAT(err(R"({"training": {"epochs": "many"}})"), Catch::Contains("$.training.epochs") &&
+                                                             Catch::Contains("expected an integer"));
+  CHECK_THAT(err(R"({"training": {"epochs": 0}})"), Catch::Contains("$.training.epochs: 0 is out of range"));
+  CHECK_THAT(err(R"({"training": {"n_train": 30}})"), Catch::Contains("$.training.n_train: 30 is not a multiple"));
+  CHECK_THAT(err(R"({"problem": {"type": "mlp_huge"}})"), Catch::Contains("$.problem.type"));
+  CHECK_THAT(err(R"({"learner": {"hidden": [20, 0]}})"), Catch::Contains("$.learner.hidden"));
+  CHECK_THAT(err(R"({"learner": {"preprocess": "log"}})"), Catch::Contains("$.learner.preprocess"));
+  CHECK_THAT(err(R"({"validation": {"rollouts": 2.5}})"), Catch::Contains("$.validation.rollouts"));
+  CHECK_THAT(err(R"({"seed": 1,})"), Catch::Contains("spec.json: invalid JSON at line 1"));
+  CHECK_THAT(err("{}", {"training.lr=0.1"}), Catch::Contains("$.training.lr: unknown key"));
+  CHECK_THAT(err("[1]"), Catch::Contains("must be a JSON object"));
+  // A valid spec resolves every default, and --set overrides reach nested keys.
+  RunSpec s = parse_run_spec("{}", "spec.json", {"training.epochs=7", "validation.n_valid=200"});
+  CHECK(s.epochs == 7);
+  CHECK(s.n_valid == 200);
+  CHECK(s.resolved["training"]["unroll"] == 20);
+  CHECK(s.resolved["learner"]["output_scale"] == 0.01);
+  CHECK(s.problem_name == "mlp_orig");
+}
+
+namespace {
+// A problem whose loss turns NaN at a given call: the guard must catch it before backward.
+class NanAfter : public OptimizeeT<float> {
+ public:
+  explicit NanAfter(int calls) : left_(calls) {}
+  std::string name() const override { return "nan_after"; }
+  int64_t num_params() const override { return 5; }
+  void init(uint64_t, float* theta) override {
+    for (int i = 0; i < 5; ++i) theta[i] = 0.1f * i;
+  }
+  void sample_batch(Rng&, Batch&) const override {}
+  float loss_and_grad(const float* theta, const Batch&, float* grad) override {
+    float f = 0;
+    for (int i = 0; i < 5; ++i) {
+      f += theta[i] * theta[i];
+      if (grad) grad[i] = 2 * theta[i];
+    }
+    return --left_ < 0 ? NAN : f;
+  }
+
+ private:
+  int left_;
+};
+}  // namespace
+
+TEST_CASE("a segment with a non-finite loss reports it and leaves dphi untouched", "[trainer]") {
+  L2oDm<float> dm(L2oDmConfig{});
+  std::vector<float> phi(dm.num_params()), dphi(dm.num_params(), 7.0f), theta(5), dl_du, u;
+  dm.init_params(0, phi.data());
+  NanAfter opt(4);
+  opt.init(0, theta.data());
+  dm.reset(5, 20);
+  Rng rng(0, kStreamBatch);
+  auto r = meta_segment<float>(dm, phi.data(), opt, theta.data(), rng, 20, dl_du, u, dphi.data());
+  REQUIRE_FALSE(r.finite);
+  for (float g : dphi) REQUIRE(g == 7.0f);
+}
+
+TEST_CASE("meta-training on the quadratic improves the validation score markedly", "[trainer]") {
+  const std::string dir = temp_dir("learn");
+  RunSpec spec = parse_run_spec(kQuadSpec, "test", {"training.epochs=60", "validation.period=60"});
+  auto learner = make_learner<float>(SpecNode(spec.learner, "$.learner"));
+  std::vector<float> phi0(learner->num_params());
+  learner->init_params(spec.seed, phi0.data());
+  const double before = validation_score(spec, *learner, phi0);
+  TrainerOptions opt;
+  opt.run_dir = dir;
+  TrainSummary s = train(spec, opt);
+  const double after = validation_score(spec, *learner, s.phi);
+  INFO("validation score before " << before << ", after " << after);
+  REQUIRE(std::isfinite(before));
+  REQUIRE(s.meta_steps == 120);
+  REQUIRE(after < 0.5 * before);
+  REQUIRE(s.best_score == Approx(after).epsilon(1e-6));  // the last validation was the best one here
+  // The best checkpoint loads back bit-exactly.
+  LoadedLearner best = load_learner(dir + "/checkpoints/best.safetensors");
+  REQUIRE(best.phi == s.phi);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("a run stopped and resumed ends with the same weights as an uninterrupted run", "[trainer]") {
+  const std::string a = temp_dir("full"), b = temp_dir("resumed");
+  RunSpec spec = parse_run_spec(kQuadSpec, "test", {});
+  TrainerOptions full;
+  full.run_dir = a;
+  TrainSummary sa = train(spec, full);
+
+  TrainerOptions part;
+  part.run_dir = b;
+  part.stop_after_epochs = 3;  // as if killed after epoch 3's checkpoint
+  TrainSummary sb1 = train(spec, part);
+  REQUIRE(sb1.epochs_done == 3);
+  append_line(b + "/metrics.jsonl", "{\"kind\":\"epoch\",\"epoch\":3,\"partial\":true}");  // logged, never checkpointed
+  TrainerOptions resume;
+  resume.run_dir = b;
+  resume.resume = true;
+  TrainSummary sb = train(spec, resume);
+  REQUIRE(sb.epochs_done == 6);
+  REQUIRE(sa.phi == sb.phi);  // bit-identical
+  REQUIRE(sa.best_epoch == sb.best_epoch);
+  REQUIRE(read_file(a + "/metrics.jsonl").size() > 0);
+  // metrics.jsonl holds the same records (timings aside): same number of lines, no leftover partial line.
+  auto lines = [](const std::string& t) { return std::count(t.begin(), t.end(), '\n'); };
+  REQUIRE(lines(read_file(a + "/metrics.jsonl")) == lines(read_file(b + "/metrics.jsonl")));
+  REQUIRE(read_file(b + "/metrics.jsonl").find("partial") == std::string::npos);
+  fs::remove_all(a);
+  fs::remove_all(b);
+}
+
+TEST_CASE("resume errors name the problem", "[trainer]") {
+  RunSpec spec = parse_run_spec(kQuadSpec, "test", {});
+  TrainerOptions opt;
+  opt.run_dir = temp_dir("nothing");
+  opt.resume = true;
+  REQUIRE_THROWS_WITH(train(spec, opt), Catch::Contains("no training state to resume"));
+}
