@@ -31,6 +31,22 @@ void require_close(const std::vector<double>& got, const std::vector<double>& re
   REQUIRE(refmax > 1e-6);
 }
 
+// Central differences of objective() with respect to every entry of v (h = 1e-6).
+template <typename F>
+std::vector<double> central_diff(std::vector<double>& v, F objective) {
+  std::vector<double> out(v.size());
+  for (size_t i = 0; i < v.size(); ++i) {
+    const double keep = v[i], e = 1e-6;
+    v[i] = keep + e;
+    const double fp = objective();
+    v[i] = keep - e;
+    const double fm = objective();
+    v[i] = keep;
+    out[i] = (fp - fm) / (2 * e);
+  }
+  return out;
+}
+
 }  // namespace
 
 TEST_CASE("LSTM layer step backward matches finite differences", "[lstm]") {
@@ -50,19 +66,7 @@ TEST_CASE("LSTM layer step backward matches finite differences", "[lstm]") {
   std::vector<double> dc = rc, dz(n * 4 * H), dxh(n * K), dw(K * 4 * H, 0.0), db(4 * H, 0.0);
   lstm_layer_backward_cpu<double>(n, in, H, xh.data(), w.data(), gates.data(), c_prev.data(), c.data(), rh.data(),
                                   dc.data(), dz.data(), dxh.data(), dw.data(), db.data());
-  auto fd = [&](std::vector<double>& v) {
-    std::vector<double> out(v.size());
-    for (size_t i = 0; i < v.size(); ++i) {
-      const double keep = v[i], e = 1e-6;
-      v[i] = keep + e;
-      const double fp = objective();
-      v[i] = keep - e;
-      const double fm = objective();
-      v[i] = keep;
-      out[i] = (fp - fm) / (2 * e);
-    }
-    return out;
-  };
+  auto fd = [&](std::vector<double>& v) { return central_diff(v, objective); };
   require_close(dxh, fd(xh), 1e-6, 1e-9);
   require_close(dw, fd(w), 1e-6, 1e-9);
   require_close(db, fd(b), 1e-6, 1e-9);
@@ -109,17 +113,7 @@ TEST_CASE("learner segment backward matches finite differences of <r, u>", "[lst
   objective(true);
   std::vector<double> dphi(dm.num_params());
   dm.backward(phi.data(), r.data(), dphi.data());
-  std::vector<double> fd(phi.size());
-  for (size_t i = 0; i < phi.size(); ++i) {
-    const double keep = phi[i], e = 1e-6;
-    phi[i] = keep + e;
-    const double fp = objective(false);
-    phi[i] = keep - e;
-    const double fm = objective(false);
-    phi[i] = keep;
-    fd[i] = (fp - fm) / (2 * e);
-  }
-  require_close(dphi, fd, 1e-5, 1e-8);
+  require_close(dphi, central_diff(phi, [&] { return objective(false); }), 1e-5, 1e-8);
 }
 
 TEST_CASE("meta-gradient of a full segment matches finite differences (detached optimizee gradients)", "[lstm]") {
@@ -166,15 +160,5 @@ TEST_CASE("meta-gradient of a full segment matches finite differences (detached 
     return s;
   };
   REQUIRE(res.meta_loss == Approx(objective()).epsilon(1e-12));
-  std::vector<double> fd(phi.size());
-  for (size_t i = 0; i < phi.size(); ++i) {
-    const double keep = phi[i], e = 1e-6;
-    phi[i] = keep + e;
-    const double fp = objective();
-    phi[i] = keep - e;
-    const double fm = objective();
-    phi[i] = keep;
-    fd[i] = (fp - fm) / (2 * e);
-  }
-  require_close(dphi, fd, 1e-5, 1e-8);
+  require_close(dphi, central_diff(phi, objective), 1e-5, 1e-8);
 }
