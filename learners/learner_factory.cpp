@@ -29,6 +29,8 @@ template std::unique_ptr<LearnerT<double>> make_learner<double>(SpecNode);
 
 void save_learner(const std::string& path, const LearnerT<float>& learner, const std::vector<float>& phi,
                   const nlohmann::json& config, const std::map<std::string, std::string>& extra) {
+  for (float x : phi)  // the last line of defence: a diverged learner is never written as a checkpoint
+    if (!std::isfinite(x)) throw Error(path + ": refusing to write a learner checkpoint holding NaN or Inf");
   SafetensorsFile f;
   f.metadata = extra;
   f.metadata["format"] = "l2o-engine learner";

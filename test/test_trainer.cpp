@@ -161,3 +161,24 @@ TEST_CASE("resume errors name the problem", "[trainer]") {
   opt.resume = true;
   REQUIRE_THROWS_WITH(train(spec, opt), Catch::Contains("no training state to resume"));
 }
+
+TEST_CASE("learner checkpoints refuse non-finite weights and reject corrupt files", "[trainer]") {
+  nlohmann::json cfg = nlohmann::json::object();
+  auto learner = make_learner<float>(SpecNode(cfg, "$.learner"));
+  std::vector<float> phi(learner->num_params(), 0.5f);
+  const std::string path = temp_dir("ckpt") + ".safetensors";
+  phi[17] = NAN;
+  REQUIRE_THROWS_WITH(save_learner(path, *learner, phi, cfg, {}), Catch::Contains("refusing to write"));
+  REQUIRE_FALSE(fs::exists(path));
+  phi[17] = 0.25f;
+  save_learner(path, *learner, phi, cfg, {{"epoch", "3"}});
+  LoadedLearner back = load_learner(path);
+  REQUIRE(back.phi == phi);
+  REQUIRE(back.metadata["epoch"] == "3");
+  std::string bytes = read_file(path);
+  write_file_atomic(path, bytes.substr(0, bytes.size() - 10));  // truncated data
+  REQUIRE_THROWS_WITH(load_learner(path), Catch::Contains(path));
+  write_file_atomic(path, "not a checkpoint");
+  REQUIRE_THROWS_WITH(load_learner(path), Catch::Contains(path));
+  fs::remove(path);
+}
