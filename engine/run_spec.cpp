@@ -29,6 +29,37 @@ ProblemConfig parse_problem(SpecNode node, std::string* name) {
   return c;
 }
 
+static MetaOptimizerSpec parse_meta_optimizer(SpecNode m) {
+  MetaOptimizerSpec s;
+  m.choice("type", "adam", {"adam"});
+  s.lr = m.number("lr", s.lr, 1e-12, 1.0);
+  s.beta1 = m.number("beta1", s.beta1, 0.0, 0.999999);
+  s.beta2 = m.number("beta2", s.beta2, 0.0, 0.999999999);
+  s.eps = m.number("eps", s.eps, 1e-30, 1.0);
+  m.finish();
+  return s;
+}
+
+static HandOptimizerConfig parse_teacher(SpecNode t) {
+  HandOptimizerConfig c;
+  c.type = t.choice("type", "adam", hand_optimizer_names());
+  c.lr = t.number("lr", 0.01, 1e-12, 1e3);
+  c.momentum = t.number("momentum", c.momentum, 0.0, 0.999999);
+  c.beta1 = t.number("beta1", c.beta1, 0.0, 0.999999);
+  c.beta2 = t.number("beta2", c.beta2, 0.0, 0.999999999);
+  c.eps = t.number("eps", c.eps, -1.0, 1.0);
+  c.alpha = t.number("alpha", c.alpha, 0.0, 0.999999);
+  t.finish();
+  make_hand_optimizer(c);  // validates the combination now
+  return c;
+}
+
+static void require_multiple(const SpecNode& node, const std::string& key, int64_t value, int64_t unroll) {
+  if (value % unroll != 0)
+    throw InputError(node.path() + "." + key + ": " + std::to_string(value) + " is not a multiple of unroll (" +
+                     std::to_string(unroll) + ")");
+}
+
 RunSpec parse_run_spec(const std::string& text, const std::string& origin, const std::vector<std::string>& overrides) {
   RunSpec s;
   s.resolved = parse_json_text(text, origin);
@@ -49,16 +80,8 @@ RunSpec parse_run_spec(const std::string& text, const std::string& origin, const
     s.epochs = t.integer("epochs", s.epochs, 1, INT64_MAX);
     s.unroll = t.integer("unroll", s.unroll, 1, 100000);
     s.n_train = t.integer("n_train", s.n_train, 1, INT64_MAX);
-    if (s.n_train % s.unroll != 0)
-      throw InputError(t.path() + ".n_train: " + std::to_string(s.n_train) + " is not a multiple of unroll (" +
-                       std::to_string(s.unroll) + ")");
-    SpecNode m = t.child("meta_optimizer");
-    m.choice("type", "adam", {"adam"});
-    s.meta.lr = m.number("lr", s.meta.lr, 1e-12, 1.0);
-    s.meta.beta1 = m.number("beta1", s.meta.beta1, 0.0, 0.999999);
-    s.meta.beta2 = m.number("beta2", s.meta.beta2, 0.0, 0.999999999);
-    s.meta.eps = m.number("eps", s.meta.eps, 1e-30, 1.0);
-    m.finish();
+    require_multiple(t, "n_train", s.n_train, s.unroll);
+    s.meta = parse_meta_optimizer(t.child("meta_optimizer"));
     s.clip_grad_norm = t.number("clip_grad_norm", s.clip_grad_norm, 0.0, 1e30);
     s.max_consecutive_failures = t.integer("max_consecutive_failures", s.max_consecutive_failures, 1, 1000000);
     t.finish();
@@ -69,6 +92,40 @@ RunSpec parse_run_spec(const std::string& text, const std::string& origin, const
     s.n_valid = v.integer("n_valid", s.n_valid, 1, INT64_MAX);
     s.rollouts = v.integer("rollouts", s.rollouts, 1, 100000);
     v.finish();
+  }
+  {
+    SpecNode im = root.child("imitation");
+    ImitationSpec& i = s.imitation;
+    i.enabled = im.boolean("enabled", false);
+    i.ratio = im.number("ratio", i.ratio, 0.0, 1.0);
+    i.ratio_per_stage = im.number_list("ratio_per_stage", i.ratio_per_stage, 0.0, 1.0);
+    if (im.has("teachers")) {
+      for (auto& t : im.children_array("teachers")) i.teachers.push_back(parse_teacher(t));
+      if (i.teachers.empty()) throw InputError(im.path() + ".teachers: needs at least one teacher");
+    } else {
+      for (const char* type : {"adam", "sgd", "adagrad"}) {  // the supplement's ensemble, lr 0.01 each
+        nlohmann::json t = {{"type", type}, {"lr", 0.01}};
+        im.raw()["teachers"].push_back(t);
+      }
+      for (auto& t : im.children_array("teachers")) i.teachers.push_back(parse_teacher(t));
+    }
+    i.selection = im.choice("selection", i.selection, {"round_robin", "random"});
+    i.omega = im.number("omega", i.omega, 0.0, 1e6);
+    i.meta = parse_meta_optimizer(im.child("meta_optimizer"));
+    im.finish();
+  }
+  {
+    SpecNode c = root.child("curriculum");
+    CurriculumSpec& cs = s.curriculum;
+    cs.enabled = c.boolean("enabled", false);
+    cs.config.n_train = c.int_list("n_train", cs.config.n_train, 1, INT64_MAX);
+    cs.config.n_valid = c.int_list("n_valid", cs.config.n_valid, 1, INT64_MAX);
+    cs.config.last_n_valid = c.integer("last_n_valid", cs.config.last_n_valid, 0, INT64_MAX);
+    cs.config.patience = c.integer("patience", cs.config.patience, 1, 1000000);
+    cs.period = c.integer("period", cs.period, 1, INT64_MAX);
+    for (int64_t v : cs.config.n_train) require_multiple(c, "n_train", v, s.unroll);
+    Curriculum check(cs.config);  // validates lengths and values now
+    c.finish();
   }
   {
     SpecNode o = root.child("output");

@@ -3,14 +3,39 @@
 #pragma once
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <algorithm>
 #include <string>
+#include <vector>
 
+#include "engine/curriculum.h"
+#include "learners/hand_optimizers.h"
 #include "optimizees/optimizee.h"
 
 namespace l2o {
 
 struct MetaOptimizerSpec {
   double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+};
+
+// Imitation learning (REFERENCE.md section 5).
+struct ImitationSpec {
+  bool enabled = false;
+  double ratio = 0.3;                             // probability that an epoch imitates (no curriculum)
+  std::vector<double> ratio_per_stage = {0.0, 0.1, 0.3};  // under curriculum; the last value repeats
+  std::vector<HandOptimizerConfig> teachers;      // default: adam, sgd, adagrad at lr 0.01
+  std::string selection = "round_robin";          // round_robin | random
+  double omega = 1.0;
+  MetaOptimizerSpec meta;                         // its own Adam state
+  double ratio_for_stage(int64_t stage) const {
+    if (ratio_per_stage.empty()) return ratio;
+    return ratio_per_stage[std::min<size_t>(static_cast<size_t>(stage), ratio_per_stage.size() - 1)];
+  }
+};
+
+struct CurriculumSpec {
+  bool enabled = false;
+  CurriculumConfig config;
+  int64_t period = 100;  // T_period: epochs between validations
 };
 
 struct RunSpec {
@@ -25,6 +50,8 @@ struct RunSpec {
   MetaOptimizerSpec meta;
   double clip_grad_norm = 0;   // 0 = off
   int64_t max_consecutive_failures = 20;
+  ImitationSpec imitation;
+  CurriculumSpec curriculum;
   // validation
   int64_t valid_period = 100, n_valid = 100, rollouts = 20;
   // output

@@ -1,6 +1,7 @@
-// Meta-training of a learner on one problem (REFERENCE.md section 2): epochs of n_train optimizee
-// steps in truncated-BPTT segments, Adam on phi, validation every `period` epochs keeping the best
-// model, a guard against non-finite segments, and a run directory that can be resumed.
+// Meta-training of a learner on one problem (REFERENCE.md sections 2, 4, 5): epochs of n_train
+// optimizee steps in truncated-BPTT segments, Adam on phi, optional imitation epochs and curriculum
+// stages, validation keeping the best model, a guard against non-finite segments, and a run
+// directory that can be resumed.
 #pragma once
 #include <memory>
 #include <string>
@@ -23,6 +24,7 @@ struct TrainSummary {
   double best_score = 0;
   int64_t best_epoch = -1;
   double median_ms_per_meta_step = 0;
+  bool stopped_by_curriculum = false;
   std::vector<float> phi;   // final weights
 };
 
@@ -32,6 +34,7 @@ TrainSummary train(const RunSpec& spec, const TrainerOptions& options);
 
 // Validation score of phi: sum over `rollouts` fixed validation instances of the loss after
 // n_valid steps (a diverged rollout scores +inf).
-double validation_score(const RunSpec& spec, LearnerT<float>& learner, const std::vector<float>& phi);
+double validation_score(const RunSpec& spec, LearnerT<float>& learner, const std::vector<float>& phi,
+                        int64_t n_valid);
 
 }  // namespace l2o

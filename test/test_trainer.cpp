@@ -109,11 +109,11 @@ TEST_CASE("meta-training on the quadratic improves the validation score markedly
   auto learner = make_learner<float>(SpecNode(spec.learner, "$.learner"));
   std::vector<float> phi0(learner->num_params());
   learner->init_params(spec.seed, phi0.data());
-  const double before = validation_score(spec, *learner, phi0);
+  const double before = validation_score(spec, *learner, phi0, spec.n_valid);
   TrainerOptions opt;
   opt.run_dir = dir;
   TrainSummary s = train(spec, opt);
-  const double after = validation_score(spec, *learner, s.phi);
+  const double after = validation_score(spec, *learner, s.phi, spec.n_valid);
   INFO("validation score before " << before << ", after " << after);
   REQUIRE(std::isfinite(before));
   REQUIRE(s.meta_steps == 120);
@@ -181,4 +181,46 @@ TEST_CASE("learner checkpoints refuse non-finite weights and reject corrupt file
   write_file_atomic(path, "not a checkpoint");
   REQUIRE_THROWS_WITH(load_learner(path), Catch::Contains(path));
   fs::remove(path);
+}
+
+TEST_CASE("curriculum and imitation epochs run, log their decisions and resume bit-exactly", "[trainer][curriculum]") {
+  const char* spec_text = R"({
+    "seed": 5,
+    "problem": {"type": "quadratic", "count": 8},
+    "learner": {"hidden": [6, 6], "output_scale": 0.1},
+    "training": {"epochs": 14, "unroll": 20, "meta_optimizer": {"lr": 0.005}},
+    "validation": {"rollouts": 3},
+    "curriculum": {"enabled": true, "n_train": [20, 40, 60], "period": 2, "patience": 1},
+    "imitation": {"enabled": true, "ratio_per_stage": [0.5]},
+    "output": {"checkpoint_every": 1}
+  })";
+  RunSpec spec = parse_run_spec(spec_text, "test", {});
+  REQUIRE(spec.imitation.teachers.size() == 3);  // the supplement's ensemble by default
+  const std::string a = temp_dir("cur_full"), b = temp_dir("cur_resumed");
+  TrainerOptions full;
+  full.run_dir = a;
+  TrainSummary sa = train(spec, full);
+  const std::string m = read_file(a + "/metrics.jsonl");
+  INFO(m);
+  REQUIRE_THAT(m, Catch::Contains("\"mode\":\"imitation\"") && Catch::Contains("\"mode\":\"meta\""));
+  REQUIRE_THAT(m, Catch::Contains("\"imitation_loss\"") && Catch::Contains("\"teacher\""));
+  // Either the curriculum advanced or it stopped; both are logged with their reason.
+  const bool advanced = m.find("\"kind\":\"stage\"") != std::string::npos;
+  const bool stopped = m.find("\"kind\":\"stop\"") != std::string::npos;
+  REQUIRE((advanced || stopped));
+
+  TrainerOptions part;
+  part.run_dir = b;
+  part.stop_after_epochs = 5;
+  train(spec, part);
+  TrainerOptions resume;
+  resume.run_dir = b;
+  resume.resume = true;
+  TrainSummary sb = train(spec, resume);
+  REQUIRE(sa.phi == sb.phi);
+  REQUIRE(sa.epochs_done == sb.epochs_done);
+  REQUIRE(sa.stopped_by_curriculum == sb.stopped_by_curriculum);
+  REQUIRE(read_file(b + "/metrics.jsonl").size() > 0);
+  fs::remove_all(a);
+  fs::remove_all(b);
 }

@@ -1,0 +1,81 @@
+// Imitation learning: the loss gradient against finite differences (double precision), and the
+// teacher driving the optimizee.
+#include <catch2/catch.hpp>
+#include <cmath>
+
+#include "engine/imitation.h"
+#include "learners/hand_optimizers.h"
+#include "learners/l2o_dm.h"
+#include "optimizees/quadratic.h"
+
+using namespace l2o;
+
+TEST_CASE("imitation loss gradient matches finite differences", "[imitation]") {
+  L2oDmConfig cfg;
+  cfg.hidden = {4, 3};
+  cfg.output_scale = 0.1;
+  L2oDm<double> dm(cfg);
+  Quadratic<double> q(3, 4, 0.5);
+  const int64_t n = q.num_params(), steps = 4;
+  const double omega = 0.7;
+  std::vector<double> phi(dm.num_params()), theta0(n);
+  dm.init_params(9, phi.data());
+  q.init(2, theta0.data());
+  HandOptimizerConfig tc;
+  tc.type = "adam";
+  tc.lr = 0.05;
+  auto teacher = make_hand_optimizer(tc);
+
+  teacher->reset(n);
+  dm.reset(n, steps);
+  std::vector<double> theta = theta0, dl_du, u, dphi(phi.size());
+  std::vector<float> delta, g;
+  Rng batches(2, kStreamBatch);
+  ImitationResult r = imitation_segment<double>(dm, phi.data(), q, *teacher, theta.data(), batches, steps, omega,
+                                                dl_du, u, delta, g, dphi.data());
+  REQUIRE(r.finite);
+
+  // The teacher's trajectory does not depend on phi: record (g_t, delta_t) once.
+  std::vector<std::vector<double>> gs, deltas;
+  {
+    teacher->reset(n);
+    std::vector<double> th = theta0, gd(n);
+    std::vector<float> gf(n), df(n);
+    Batch none;
+    for (int64_t t = 0; t < steps; ++t) {
+      q.loss_and_grad(th.data(), none, gd.data());
+      for (int64_t i = 0; i < n; ++i) gf[i] = static_cast<float>(gd[i]);
+      teacher->update(gf.data(), df.data());
+      gs.push_back(gd);
+      deltas.emplace_back(df.begin(), df.end());
+      for (int64_t i = 0; i < n; ++i) th[i] += df[i];
+    }
+    // The segment advanced theta by the teacher's updates, not the learner's.
+    for (int64_t i = 0; i < n; ++i) REQUIRE(theta[i] == Approx(th[i]).margin(1e-12));
+  }
+  auto objective = [&]() {
+    std::vector<double> uu(n);
+    dm.reset(n, steps);
+    double s = 0;
+    for (int64_t t = 0; t < steps; ++t) {
+      dm.step(phi.data(), gs[t].data(), uu.data(), false);
+      for (int64_t i = 0; i < n; ++i) s += omega / (2.0 * n) * (deltas[t][i] - uu[i]) * (deltas[t][i] - uu[i]);
+    }
+    return s;
+  };
+  REQUIRE(r.loss == Approx(objective()).epsilon(1e-10));
+  double refmax = 0;
+  for (size_t i = 0; i < phi.size(); ++i) {
+    const double keep = phi[i], e = 1e-6;
+    phi[i] = keep + e;
+    const double fp = objective();
+    phi[i] = keep - e;
+    const double fm = objective();
+    phi[i] = keep;
+    const double fd = (fp - fm) / (2 * e);
+    refmax = std::max(refmax, std::fabs(fd));
+    INFO("phi[" << i << "]: analytic " << dphi[i] << " vs finite difference " << fd);
+    REQUIRE(std::fabs(dphi[i] - fd) <= 1e-9 + 1e-5 * std::fabs(fd));
+  }
+  REQUIRE(refmax > 1e-6);
+}
