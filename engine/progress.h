@@ -20,7 +20,7 @@ class Progress {
     const double rate = epoch > start_ ? (epoch - start_) / secs : 0;
     const double eta = rate > 0 ? (total_ - epoch) / rate : 0;
     char line[256];
-    std::snprintf(line, sizeof line, "epoch %lld/%lld | meta-loss %.4g | final loss %.4g | %.2f epochs/s | ETA %s%s%s",
+    std::snprintf(line, sizeof line, "epoch %lld/%lld | loss %.4g | final loss %.4g | %.2f epochs/s | ETA %s%s%s",
                   static_cast<long long>(epoch), static_cast<long long>(total_), meta_loss, final_loss, rate,
                   format_duration(eta).c_str(), skipped ? (" | skipped " + std::to_string(skipped)).c_str() : "",
                   note.c_str());

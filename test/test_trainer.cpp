@@ -224,3 +224,15 @@ TEST_CASE("curriculum and imitation epochs run, log their decisions and resume b
   fs::remove_all(a);
   fs::remove_all(b);
 }
+
+TEST_CASE("every example spec in specs/ parses", "[spec]") {
+  int count = 0;
+  for (const auto& e : fs::directory_iterator(L2O_SOURCE_DIR "/specs")) {
+    if (e.path().extension() != ".json") continue;
+    INFO(e.path());
+    RunSpec s = parse_run_spec(read_file(e.path().string()), e.path().string(), {});
+    REQUIRE(s.epochs > 0);
+    ++count;
+  }
+  REQUIRE(count >= 10);
+}
