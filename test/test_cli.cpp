@@ -61,6 +61,8 @@ TEST_CASE("l2o_eval rejects bad input with exit code 2 and writes nothing", "[cl
   require_input_error(base + "--optimizer /nonexistent/x.safetensors --problem quadratic", "/nonexistent/x.safetensors",
                       d);
   require_input_error(base + "--optimizer adam --problem quadratic --bogus 1", "unknown option --bogus", d);
+  require_input_error(base + "--optimizer adam --problem quadratic --lr-grid 0.1,-2", "--lr-grid: \"-2\"", d);
+  require_input_error(base + "--optimizer adam --problem quadratic --lr 0.1 --lr-grid 0.1", "exclude each other", d);
 }
 
 TEST_CASE("l2o_eval writes curves and a summary for the same instances per optimizer", "[cli]") {
@@ -81,6 +83,18 @@ TEST_CASE("l2o_eval writes curves and a summary for the same instances per optim
   REQUIRE(first_loss("adam(lr=0.01),quadratic,1,0,") == first_loss("sgd(lr=0.01),quadratic,1,0,"));
   const std::string summary = l2o::read_file(d + "/summary.json");
   REQUIRE_THAT(summary, Catch::Contains("\"log10_mean_final_loss\""));
+  fs::remove_all(d);
+}
+
+TEST_CASE("l2o_eval --lr-grid picks the best lr on selection seeds and reports only it", "[cli]") {
+  const std::string d = out_dir("grid");
+  Run r = run("l2o_eval --optimizer sgd --lr-grid 0.001,0.1 --problem quadratic --steps 60 --seeds 2 --out " + d);
+  INFO(r.out);
+  REQUIRE(r.code == 0);
+  REQUIRE_THAT(r.out, Catch::Contains("lr grid: sgd(lr=0.001)") && Catch::Contains("lr grid: sgd(lr=0.1)"));
+  const std::string csv = l2o::read_file(d + "/curves.csv");
+  REQUIRE_THAT(csv, Catch::Contains("sgd(lr=0.1),quadratic,0,0,"));  // SGD on the quadratic wants the larger lr
+  REQUIRE(csv.find("sgd(lr=0.001)") == std::string::npos);
   fs::remove_all(d);
 }
 

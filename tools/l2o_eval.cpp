@@ -1,5 +1,6 @@
 // l2o_eval: train optimizees with hand-designed or learned optimizers over several seeds and
 // write DIR/curves.csv and DIR/summary.json. Exit codes: 0 ok, 2 bad input, 1 internal error.
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -14,13 +15,16 @@ using namespace l2o;
 
 static const char* kUsage =
     "usage: l2o_eval --optimizer NAME|CKPT.safetensors[,...] --problem NAME[,...] --out DIR\n"
-    "                [--lr X] [--steps N] [--seeds K] [--seed0 S] [--data-dir D]\n"
+    "                [--lr X | --lr-grid X,Y,...] [--steps N] [--seeds K] [--seed0 S] [--data-dir D]\n"
     "  optimizers: sgd, momentum, nag, adam, adagrad, rmsprop, or a learner checkpoint\n"
     "  problems:   quadratic, mlp_orig, mlp_relu, mlp_deeper, mlp_fashion\n"
-    "  defaults:   --steps 10000 --seeds 10 --seed0 0; --lr = the optimizer's default\n";
+    "  defaults:   --steps 10000 --seeds 10 --seed0 0; --lr = the optimizer's default\n"
+    "  --lr-grid:  per problem, each hand-designed optimizer runs every lr on K separate selection seeds\n"
+    "              (seed0 + 1000000 + k) and the lr with the lowest mean final loss is then evaluated\n";
 
 static int run(int argc, char** argv) {
-  CliArgs args(argc, argv, {"optimizer", "problem", "out", "lr", "steps", "seeds", "seed0", "data-dir"}, {"help"});
+  CliArgs args(argc, argv, {"optimizer", "problem", "out", "lr", "lr-grid", "steps", "seeds", "seed0", "data-dir"},
+               {"help"});
   if (args.has("help")) {
     std::cout << kUsage;
     return 0;
@@ -37,10 +41,21 @@ static int run(int argc, char** argv) {
   const int64_t seed0 = args.integer("seed0", 0, 0);
   const double lr = args.number("lr", 0);
   if (args.has("lr") && !(lr > 0)) throw InputError("--lr: must be > 0, got " + args.get("lr", ""));
+  std::vector<double> grid;
+  for (const auto& v : args.list("lr-grid")) {
+    char* end = nullptr;
+    const double x = std::strtod(v.c_str(), &end);
+    if (*end != '\0' || !(x > 0)) throw InputError("--lr-grid: \"" + v + "\" is not a positive number");
+    grid.push_back(x);
+  }
+  if (args.has("lr") && !grid.empty()) throw InputError("--lr and --lr-grid exclude each other");
 
   // Validate everything (names, data files) before anything is written.
   std::vector<NamedRule> rules;
-  for (const auto& o : optimizers) rules.push_back(make_update_rule(o, lr));
+  for (const auto& o : optimizers) {
+    rules.push_back(make_update_rule(o, lr));
+    for (double x : grid) make_update_rule(o, x);  // every grid value is valid for every optimizer
+  }
   std::vector<ProblemConfig> configs;
   for (const auto& p : problems) {
     ProblemConfig c = problem_config_by_name(p);
@@ -48,13 +63,37 @@ static int run(int argc, char** argv) {
     make_optimizee<float>(c);  // loads the dataset now: a missing file fails here
     configs.push_back(c);
   }
-  std::vector<uint64_t> seed_list;
-  for (int64_t s = 0; s < seeds; ++s) seed_list.push_back(static_cast<uint64_t>(seed0 + s));
+  std::vector<uint64_t> seed_list, selection_seeds;
+  for (int64_t s = 0; s < seeds; ++s) {
+    seed_list.push_back(static_cast<uint64_t>(seed0 + s));
+    selection_seeds.push_back(static_cast<uint64_t>(seed0 + 1000000 + s));
+  }
 
   enable_flush_to_zero();
   std::vector<EvalResult> results;
   for (size_t p = 0; p < problems.size(); ++p) {
-    for (auto& r : rules) {
+    for (size_t k = 0; k < rules.size(); ++k) {
+      NamedRule* chosen = &rules[k];
+      NamedRule best;
+      const bool learned = optimizers[k].size() > 12 &&
+                           optimizers[k].compare(optimizers[k].size() - 12, 12, ".safetensors") == 0;
+      if (!grid.empty() && !learned) {  // pick the lr on selection seeds, never on the reported ones
+        double best_loss = INFINITY;
+        for (double x : grid) {
+          NamedRule cand = make_update_rule(optimizers[k], x);
+          const EvalSummary s = summarize(evaluate(*cand.rule, cand.label, problems[p], configs[p], steps,
+                                                   selection_seeds));
+          std::fprintf(stderr, "  lr grid: %-22s %-12s mean final loss %.4g on selection seeds\n",
+                       cand.label.c_str(), problems[p].c_str(), s.final_mean);
+          if (s.finished == static_cast<int64_t>(seeds) && s.final_mean < best_loss) {
+            best_loss = s.final_mean;
+            best = std::move(cand);
+          }
+        }
+        if (!best.rule) throw Error(optimizers[k] + " diverged for every lr of --lr-grid on " + problems[p]);
+        chosen = &best;
+      }
+      auto& r = *chosen;
       results.push_back(evaluate(*r.rule, r.label, problems[p], configs[p], steps, seed_list));
       const EvalSummary s = summarize(results.back());
       std::fprintf(stderr, "%-24s %-12s final loss %.4g +/- %.3g (log10 of mean %.3f), %lld/%lld seeds finished, %.1fs\n",
