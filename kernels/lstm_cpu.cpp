@@ -1,5 +1,5 @@
-// CPU reference of the coordinatewise LSTM ops: Eigen GEMMs for the [x, h] W products, the
-// shared per-coordinate math (lstm_math.h) for everything elementwise.
+// CPU reference of the coordinatewise LSTM ops: Eigen GEMMs for the W^T [x; h] products, the
+// shared per-element math (lstm_math.h) for everything elementwise, vectorised over coordinates.
 #include <Eigen/Dense>
 
 #include "kernels/lstm.h"
@@ -10,41 +10,52 @@ namespace l2o {
 template <typename T>
 using RowMat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 template <typename T>
-using MapC = Eigen::Map<const RowMat<T>, 0, Eigen::OuterStride<>>;
+using MapC = Eigen::Map<const RowMat<T>>;
 template <typename T>
-using MapM = Eigen::Map<RowMat<T>, 0, Eigen::OuterStride<>>;
+using MapM = Eigen::Map<RowMat<T>>;
 
 template <typename T>
-void preprocess_cpu(int64_t n, const T* g, T log_k, T* x, int64_t ld) {
+void preprocess_cpu(int64_t n, const T* g, T log_k, T* x) {
+  if (log_k <= T(0)) {
+    for (int64_t i = 0; i < n; ++i) x[i] = g[i];
+    return;
+  }
   for (int64_t i = 0; i < n; ++i) {
-    if (log_k > T(0)) {
-      log_and_sign(g[i], log_k, x + i * ld);
-    } else {
-      x[i * ld] = g[i];
-    }
+    T f[2];
+    log_and_sign(g[i], log_k, f);
+    x[i] = f[0];
+    x[n + i] = f[1];
   }
 }
 
 template <typename T>
 void lstm_layer_forward_cpu(int64_t n, int64_t in, int64_t H, const T* xh, const T* w, const T* b, T forget_bias,
-                            const T* c_prev, T* z, T* gates, T* c, T* h, int64_t ld_h) {
+                            const T* c_prev, T* z, T* gates, T* c, T* h) {
   const int64_t k = in + H, g4 = 4 * H;
-  MapC<T> xh_m(xh, n, k, Eigen::OuterStride<>(k));
-  MapC<T> w_m(w, k, g4, Eigen::OuterStride<>(g4));
-  MapM<T> z_m(z, n, g4, Eigen::OuterStride<>(g4));
-  z_m.noalias() = xh_m * w_m;
-  Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>> b_v(b, g4);
-  z_m.rowwise() += b_v;
-  for (int64_t i = 0; i < n; ++i) {
-    const T* __restrict zr = z + i * g4;
-    const T* __restrict cp = c_prev + i * H;
-    T* __restrict gr = gates + i * g4;
-    T* __restrict cr = c + i * H;
-    T* __restrict hr = h + i * ld_h;
+  MapM<T> z_m(z, g4, n);
+  z_m.noalias() = MapC<T>(w, k, g4).transpose() * MapC<T>(xh, k, n);
+  for (int64_t r = 0; r < g4; ++r) {
+    T* __restrict zr = z + r * n;
+    const T br = b[r];
 #pragma omp simd
-    for (int64_t k = 0; k < H; ++k) {
-      lstm_cell_forward_elem(zr[k], zr[H + k], zr[2 * H + k], zr[3 * H + k], cp[k], forget_bias, &gr[k], &gr[H + k],
-                             &gr[2 * H + k], &gr[3 * H + k], &cr[k], &hr[k]);
+    for (int64_t i = 0; i < n; ++i) zr[i] += br;
+  }
+  for (int64_t u = 0; u < H; ++u) {
+    const T* __restrict zi = z + u * n;
+    const T* __restrict zj = z + (H + u) * n;
+    const T* __restrict zf = z + (2 * H + u) * n;
+    const T* __restrict zo = z + (3 * H + u) * n;
+    const T* __restrict cp = c_prev + u * n;
+    T* __restrict gi = gates + u * n;
+    T* __restrict gj = gates + (H + u) * n;
+    T* __restrict gf = gates + (2 * H + u) * n;
+    T* __restrict go = gates + (3 * H + u) * n;
+    T* __restrict cr = c + u * n;
+    T* __restrict hr = h + u * n;
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) {
+      lstm_cell_forward_elem(zi[i], zj[i], zf[i], zo[i], cp[i], forget_bias, &gi[i], &gj[i], &gf[i], &go[i], &cr[i],
+                             &hr[i]);
     }
   }
 }
@@ -53,64 +64,77 @@ template <typename T>
 void lstm_layer_backward_cpu(int64_t n, int64_t in, int64_t H, const T* xh, const T* w, const T* gates,
                              const T* c_prev, const T* c, const T* dh, T* dc, T* dz, T* dxh, T* dw, T* db) {
   const int64_t k = in + H, g4 = 4 * H;
-  for (int64_t i = 0; i < n; ++i) {
-    const T* __restrict gr = gates + i * g4;
-    const T* __restrict cp = c_prev + i * H;
-    const T* __restrict cr = c + i * H;
-    const T* __restrict dhr = dh + i * H;
-    T* __restrict dcr = dc + i * H;
-    T* __restrict dzr = dz + i * g4;
+  for (int64_t u = 0; u < H; ++u) {
+    const T* __restrict gi = gates + u * n;
+    const T* __restrict gj = gates + (H + u) * n;
+    const T* __restrict gf = gates + (2 * H + u) * n;
+    const T* __restrict go = gates + (3 * H + u) * n;
+    const T* __restrict cp = c_prev + u * n;
+    const T* __restrict cr = c + u * n;
+    const T* __restrict dhr = dh + u * n;
+    T* __restrict dcr = dc + u * n;
+    T* __restrict dzi = dz + u * n;
+    T* __restrict dzj = dz + (H + u) * n;
+    T* __restrict dzf = dz + (2 * H + u) * n;
+    T* __restrict dzo = dz + (3 * H + u) * n;
 #pragma omp simd
-    for (int64_t k = 0; k < H; ++k) {
-      lstm_cell_backward_elem(gr[k], gr[H + k], gr[2 * H + k], gr[3 * H + k], cp[k], cr[k], dhr[k], &dcr[k], &dzr[k],
-                              &dzr[H + k], &dzr[2 * H + k], &dzr[3 * H + k]);
+    for (int64_t i = 0; i < n; ++i) {
+      lstm_cell_backward_elem(gi[i], gj[i], gf[i], go[i], cp[i], cr[i], dhr[i], &dcr[i], &dzi[i], &dzj[i], &dzf[i],
+                              &dzo[i]);
     }
   }
-  MapC<T> xh_m(xh, n, k, Eigen::OuterStride<>(k));
-  MapC<T> w_m(w, k, g4, Eigen::OuterStride<>(g4));
-  MapC<T> dz_m(dz, n, g4, Eigen::OuterStride<>(g4));
-  MapM<T> dxh_m(dxh, n, k, Eigen::OuterStride<>(k));
-  MapM<T> dw_m(dw, k, g4, Eigen::OuterStride<>(g4));
-  dxh_m.noalias() = dz_m * w_m.transpose();
-  dw_m.noalias() += xh_m.transpose() * dz_m;
-  // Plain loop, not Eigen's colwise().sum(): its vectorised reduction order depends on pointer
-  // alignment, which differs between processes and would break bit-exact resume.
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = 0; j < g4; ++j) db[j] += dz[i * g4 + j];
-}
-
-template <typename T>
-void linear_out_forward_cpu(int64_t n, int64_t H, const T* h, int64_t ld_h, const T* w, const T* b, T scale, T* u) {
-  for (int64_t i = 0; i < n; ++i) {
-    T s = b[0];
-    for (int64_t k = 0; k < H; ++k) s += h[i * ld_h + k] * w[k];
-    u[i] = scale * s;
+  MapC<T> w_m(w, k, g4);
+  MapC<T> dz_m(dz, g4, n);
+  MapM<T>(dxh, k, n).noalias() = w_m * dz_m;
+  MapM<T>(dw, k, g4).noalias() += MapC<T>(xh, k, n) * dz_m.transpose();
+  // Plain loops, not Eigen's rowwise().sum(): a vectorised reduction's order can depend on
+  // pointer alignment, which differs between processes and would break bit-exact resume.
+  for (int64_t r = 0; r < g4; ++r) {
+    T s = 0;
+    for (int64_t i = 0; i < n; ++i) s += dz[r * n + i];
+    db[r] += s;
   }
 }
 
 template <typename T>
-void linear_out_backward_cpu(int64_t n, int64_t H, const T* h, int64_t ld_h, const T* w, T scale, const T* du, T* dh,
-                             T* dw, T* db) {
+void linear_out_forward_cpu(int64_t n, int64_t H, const T* h, const T* w, const T* b, T scale, T* u) {
+  for (int64_t i = 0; i < n; ++i) u[i] = b[0];
+  for (int64_t k = 0; k < H; ++k) {
+    const T* __restrict hk = h + k * n;
+    const T wk = w[k];
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) u[i] += hk[i] * wk;
+  }
+  for (int64_t i = 0; i < n; ++i) u[i] *= scale;
+}
+
+template <typename T>
+void linear_out_backward_cpu(int64_t n, int64_t H, const T* h, const T* w, T scale, const T* du, T* dh, T* dw,
+                             T* db) {
   T sum = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    const T d = scale * du[i];
-    sum += d;
-    for (int64_t k = 0; k < H; ++k) {
-      dh[i * H + k] = d * w[k];
-      dw[k] += d * h[i * ld_h + k];
+  for (int64_t i = 0; i < n; ++i) sum += du[i];
+  db[0] += scale * sum;
+  for (int64_t k = 0; k < H; ++k) {
+    const T* __restrict hk = h + k * n;
+    T* __restrict dhk = dh + k * n;
+    const T wk = scale * w[k];
+    T s = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      dhk[i] = wk * du[i];
+      s += hk[i] * du[i];
     }
+    dw[k] += scale * s;
   }
-  db[0] += sum;
 }
 
 #define L2O_INSTANTIATE(T)                                                                                        \
-  template void preprocess_cpu<T>(int64_t, const T*, T, T*, int64_t);                                             \
+  template void preprocess_cpu<T>(int64_t, const T*, T, T*);                                                      \
   template void lstm_layer_forward_cpu<T>(int64_t, int64_t, int64_t, const T*, const T*, const T*, T, const T*, T*, \
-                                          T*, T*, T*, int64_t);                                                   \
+                                          T*, T*, T*);                                                            \
   template void lstm_layer_backward_cpu<T>(int64_t, int64_t, int64_t, const T*, const T*, const T*, const T*,      \
                                            const T*, const T*, T*, T*, T*, T*, T*);                               \
-  template void linear_out_forward_cpu<T>(int64_t, int64_t, const T*, int64_t, const T*, const T*, T, T*);        \
-  template void linear_out_backward_cpu<T>(int64_t, int64_t, const T*, int64_t, const T*, T, const T*, T*, T*, T*);
+  template void linear_out_forward_cpu<T>(int64_t, int64_t, const T*, const T*, const T*, T, T*);                  \
+  template void linear_out_backward_cpu<T>(int64_t, int64_t, const T*, const T*, T, const T*, T*, T*, T*);
 L2O_INSTANTIATE(float)
 L2O_INSTANTIATE(double)
 

@@ -104,30 +104,31 @@ void L2oDm<T>::step(const T* phi, const T* g, T* u, bool save) {
   const int64_t blocks = static_cast<int64_t>(ws_.size());
   const T log_k = static_cast<T>(cfg_.log_k), fb = static_cast<T>(cfg_.forget_bias);
   const int64_t top = layers_.back().H;
+  const size_t L_count = layers_.size();
 #pragma omp parallel for schedule(static)
   for (int64_t blk = 0; blk < blocks; ++blk) {
+    // Block blk covers coordinates [r0, r0 + nb); each array's block region starts at
+    // (slot * n + r0) * features and is feature-major (features, nb).
     const int64_t r0 = blk * kBlockRows, nb = std::min(kBlockRows, n_ - r0);
     Workspace& w = ws_[blk];
-    for (size_t l = 0; l < layers_.size(); ++l) {
+    for (size_t l = 0; l < L_count; ++l) {
       Layer& L = layers_[l];
       const int64_t K = width(L);
       T* xh = &L.xh[(slot * n_ + r0) * K];
-      if (l == 0) {
-        preprocess_cpu(nb, g + r0, log_k, xh, K);
-      } else {
-        const Layer& P = layers_[l - 1];
-        for (int64_t i = 0; i < nb; ++i) std::memcpy(xh + i * K, &P.h[(r0 + i) * P.H], P.H * sizeof(T));
-      }
-      for (int64_t i = 0; i < nb; ++i) std::memcpy(xh + i * K + L.in, &L.h[(r0 + i) * L.H], L.H * sizeof(T));
+      // Rows [0, in) of xh: the preprocessed gradient (layer 0) or already the layer below's new h.
+      if (l == 0) preprocess_cpu(nb, g + r0, log_k, xh);
+      std::memcpy(xh + L.in * nb, &L.h[r0 * L.H], L.H * nb * sizeof(T));
+      // The new h goes straight into the next layer's input rows (or the saved top output).
+      T* h_out = l + 1 < L_count ? &layers_[l + 1].xh[(slot * n_ + r0) * width(layers_[l + 1])]
+                                 : &hout_[(slot * n_ + r0) * top];
       T* cs = &L.cs[(slot * n_ + r0) * L.H];
       lstm_layer_forward_cpu(nb, L.in, L.H, xh, phi + L.w_off, phi + L.b_off, fb, &L.c[r0 * L.H], w.z.data(),
-                             &L.gates[(slot * n_ + r0) * 4 * L.H], cs, &L.h[r0 * L.H], L.H);
-      std::memcpy(&L.c[r0 * L.H], cs, nb * L.H * sizeof(T));
+                             &L.gates[(slot * n_ + r0) * 4 * L.H], cs, h_out);
+      std::memcpy(&L.c[r0 * L.H], cs, L.H * nb * sizeof(T));
+      std::memcpy(&L.h[r0 * L.H], h_out, L.H * nb * sizeof(T));
     }
-    T* hout = &hout_[(slot * n_ + r0) * top];
-    std::memcpy(hout, &layers_.back().h[r0 * top], nb * top * sizeof(T));
-    linear_out_forward_cpu(nb, top, hout, top, phi + out_w_off_, phi + out_b_off_, static_cast<T>(cfg_.output_scale),
-                           u + r0);
+    linear_out_forward_cpu(nb, top, &hout_[(slot * n_ + r0) * top], phi + out_w_off_, phi + out_b_off_,
+                           static_cast<T>(cfg_.output_scale), u + r0);
   }
   if (save) ++saved_;
 }
@@ -147,21 +148,20 @@ void L2oDm<T>::backward(const T* phi, const T* dl_du, T* dphi) {
       std::fill(w.dc_carry[l].begin(), w.dc_carry[l].end(), T(0));
     }
     for (int64_t t = saved_ - 1; t >= 0; --t) {
-      linear_out_backward_cpu(nb, top, &hout_[(t * n_ + r0) * top], top, phi + out_w_off_, scale,
-                              dl_du + t * n_ + r0, w.dh_above.data(), &w.dphi[out_w_off_], &w.dphi[out_b_off_]);
+      linear_out_backward_cpu(nb, top, &hout_[(t * n_ + r0) * top], phi + out_w_off_, scale, dl_du + t * n_ + r0,
+                              w.dh_above.data(), &w.dphi[out_w_off_], &w.dphi[out_b_off_]);
       for (int64_t l = static_cast<int64_t>(layers_.size()) - 1; l >= 0; --l) {
         Layer& L = layers_[l];
-        const int64_t K = width(L);
-        for (int64_t i = 0; i < nb * L.H; ++i) w.dh[i] = w.dh_above[i] + w.dh_carry[l][i];
+        const int64_t K = width(L), hn = L.H * nb;
+        for (int64_t i = 0; i < hn; ++i) w.dh[i] = w.dh_above[i] + w.dh_carry[l][i];
         const T* c_prev = t == 0 ? &L.c_init[r0 * L.H] : &L.cs[((t - 1) * n_ + r0) * L.H];
         lstm_layer_backward_cpu(nb, L.in, L.H, &L.xh[(t * n_ + r0) * K], phi + L.w_off,
                                 &L.gates[(t * n_ + r0) * 4 * L.H], c_prev, &L.cs[(t * n_ + r0) * L.H], w.dh.data(),
                                 w.dc_carry[l].data(), w.dz.data(), w.dxh.data(), &w.dphi[L.w_off],
                                 &w.dphi[L.b_off]);
-        for (int64_t i = 0; i < nb; ++i) {
-          std::memcpy(&w.dh_carry[l][i * L.H], &w.dxh[i * K + L.in], L.H * sizeof(T));
-          if (l > 0) std::memcpy(&w.dh_above[i * L.in], &w.dxh[i * K], L.in * sizeof(T));
-        }
+        // dxh rows [in, in + H) flow to the previous step's h, rows [0, in) to the layer below.
+        std::memcpy(w.dh_carry[l].data(), w.dxh.data() + L.in * nb, hn * sizeof(T));
+        if (l > 0) std::memcpy(w.dh_above.data(), w.dxh.data(), L.in * nb * sizeof(T));
       }
     }
   }

@@ -57,7 +57,7 @@ TEST_CASE("LSTM layer step backward matches finite differences", "[lstm]") {
   // Scalar objective: <rh, h> + <rc, c>, a function of xh, w, b, c_prev.
   auto objective = [&]() {
     lstm_layer_forward_cpu<double>(n, in, H, xh.data(), w.data(), b.data(), 1.0, c_prev.data(), z.data(),
-                                   gates.data(), c.data(), h.data(), H);
+                                   gates.data(), c.data(), h.data());
     double s = 0;
     for (int64_t i = 0; i < n * H; ++i) s += rh[i] * h[i] + rc[i] * c[i];
     return s;
