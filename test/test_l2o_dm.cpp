@@ -4,11 +4,14 @@
 #include <cmath>
 
 #include "engine/segment.h"
+#include "test/fd_check.h"
 #include "kernels/lstm.h"
 #include "learners/l2o_dm.h"
 #include "optimizees/quadratic.h"
 
 using namespace l2o;
+using l2o_test::central_diff;
+using l2o_test::require_close;
 
 namespace {
 
@@ -17,34 +20,6 @@ std::vector<double> random_vec(int64_t n, double scale, uint64_t seed) {
   std::vector<double> v(n);
   for (auto& x : v) x = scale * (2 * r.uniform() - 1);
   return v;
-}
-
-// |a - b| <= atol + rtol |b| elementwise, with the gradient itself required to be non-trivial.
-void require_close(const std::vector<double>& got, const std::vector<double>& ref, double rtol, double atol) {
-  REQUIRE(got.size() == ref.size());
-  double refmax = 0;
-  for (size_t i = 0; i < got.size(); ++i) {
-    refmax = std::max(refmax, std::fabs(ref[i]));
-    INFO("index " << i << ": analytic " << got[i] << " vs finite difference " << ref[i]);
-    REQUIRE(std::fabs(got[i] - ref[i]) <= atol + rtol * std::fabs(ref[i]));
-  }
-  REQUIRE(refmax > 1e-6);
-}
-
-// Central differences of objective() with respect to every entry of v (h = 1e-6).
-template <typename F>
-std::vector<double> central_diff(std::vector<double>& v, F objective) {
-  std::vector<double> out(v.size());
-  for (size_t i = 0; i < v.size(); ++i) {
-    const double keep = v[i], e = 1e-6;
-    v[i] = keep + e;
-    const double fp = objective();
-    v[i] = keep - e;
-    const double fm = objective();
-    v[i] = keep;
-    out[i] = (fp - fm) / (2 * e);
-  }
-  return out;
 }
 
 }  // namespace
