@@ -10,6 +10,7 @@
 #include "engine/device.h"
 #include "engine/run_spec.h"
 #include "engine/trainer.h"
+#include "l2o_version.h"  // generated at build time: L2O_GIT_COMMIT
 #include "tools/cli_args.h"
 
 using namespace l2o;
@@ -20,17 +21,6 @@ static const char* kUsage =
     "       l2o_train --resume DIR\n"
     "  Keys are documented in docs/spec.md; --set a.b=value overrides any of them.\n"
     "  DIR defaults to runs/<spec name>. --resume continues an interrupted run from its last checkpoint.\n";
-
-static std::string git_commit() {
-  std::string cmd = "git -C \"" L2O_SOURCE_DIR "\" describe --always --dirty --abbrev=12 2>/dev/null";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return "unknown";
-  char buf[128] = {0};
-  std::string out = fgets(buf, sizeof buf, p) ? buf : "";
-  pclose(p);
-  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-  return out.empty() ? "unknown" : out;
-}
 
 // The backend that will run; "cuda" where it cannot run is an input error.
 static std::string resolve_backend(const std::string& requested) {
@@ -77,7 +67,7 @@ static int run(int argc, char** argv) {
   }
   const std::string backend = resolve_backend(spec.backend);
   if (!opt.resume) {
-    spec.resolved["git_commit"] = git_commit();
+    spec.resolved["git_commit"] = L2O_GIT_COMMIT;  // the commit this binary was built from
     fs::create_directories(opt.run_dir);
     write_file_atomic(opt.run_dir + "/spec.json", spec.resolved.dump(2) + "\n");
   }
