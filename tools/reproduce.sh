@@ -3,6 +3,7 @@
 # problems, and writes the report (table + one figure per problem).
 #   tools/reproduce.sh          quick budgets (specs/*_quick.json, 3 seeds x 2000 steps; ~30 min on 2 cores)
 #   tools/reproduce.sh --full   the paper's budgets (5,000 epochs each, 10 seeds x 10,000 steps; days on a CPU)
+#   LR_GRID=0.1,0.01,0.001 tools/reproduce.sh   baselines pick their lr per problem (on separate seeds)
 # Output: runs/repro[_full]/<variant>/ (training runs), eval/, report/report.md and report/*.png.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,8 +36,10 @@ done
 optimizers=$(IFS=,; echo "${ckpts[*]}")
 build/l2o_eval --optimizer "$optimizers" --problem mlp_orig,mlp_relu,mlp_deeper \
   --steps "$steps" --seeds "$seeds" --out "$out/eval_learned"
-build/l2o_eval --optimizer adam,sgd,adagrad,rmsprop --lr 0.01 --problem mlp_orig,mlp_relu,mlp_deeper \
+lr_args=(--lr 0.01)
+[ -n "${LR_GRID:-}" ] && lr_args=(--lr-grid "$LR_GRID")
+build/l2o_eval --optimizer adam,sgd,adagrad,rmsprop "${lr_args[@]}" --problem mlp_orig,mlp_relu,mlp_deeper \
   --steps "$steps" --seeds "$seeds" --out "$out/eval_baselines"
 tools/report --eval "$out/eval_learned" --eval "$out/eval_baselines" --out "$out/report" "${maps[@]}" \
-  --title "L2O-DM variants ($mode budgets), commit $(git describe --always --dirty)"
+  --title "L2O-DM variants ($mode budgets), built from $(grep -o '"[^"]*"' build/generated/l2o_version.h)"
 echo "reproduce: report in $out/report/report.md"
