@@ -1,0 +1,36 @@
+// The resumable state of a training run (checkpoints/state.safetensors) and the metrics-log
+// truncation that goes with resuming.
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace l2o {
+
+// Everything needed to continue a run exactly where it stopped (at an epoch boundary).
+struct TrainState {
+  std::vector<float> phi, adam_m, adam_v;
+  std::vector<float> il_m, il_v;       // the imitation loss's own Adam moments
+  std::vector<float> stage_best_phi;   // curriculum: the current stage's best weights
+  int64_t epoch = 0, adam_step = 0, il_step = 0, il_epochs = 0, meta_steps = 0, skipped = 0,
+          consecutive_failures = 0, metrics_lines = 0;
+  double best_score = INFINITY;
+  int64_t best_epoch = -1;
+  nlohmann::json curriculum;           // Curriculum::to_json(), or null
+  bool stopped = false;                // the curriculum's stop criterion fired
+};
+
+// Exact round trip of a double through text (metadata values are strings).
+std::string fmt_double(double v);
+
+void save_state(const std::string& path, const TrainState& s);
+// Throws InputError naming the file for a missing, malformed or mismatched (n parameters) state.
+TrainState load_state(const std::string& path, int64_t n);
+
+// Keeps the first `lines` lines of metrics.jsonl: what a resumed run logged past its last
+// checkpoint is logged again.
+void truncate_metrics(const std::string& path, int64_t lines);
+
+}  // namespace l2o

@@ -1,0 +1,63 @@
+// Ops of the convolutional optimizees (REFERENCE.md section 3, Conv-MNIST / Conv-CIFAR), CPU twins.
+//
+// Layout: NCHW, contiguous. Activations x (n, c, h, w); conv weights (c_out, c_in, k, k); biases (c_out).
+// Every backward overwrites its outputs (no accumulation) unless stated otherwise.
+#pragma once
+#include <cstdint>
+
+#include "kernels/conv_math.h"
+
+namespace l2o {
+
+// VALID convolution with a square kernel k and stride `stride` in both directions.
+struct ConvShape {
+  int64_t n = 1, c_in = 1, h = 1, w = 1;  // input (n, c_in, h, w)
+  int64_t c_out = 1, k = 1, stride = 1;
+  int64_t h_out() const { return conv_out_size(h, k, stride); }
+  int64_t w_out() const { return conv_out_size(w, k, stride); }
+  int64_t col_rows() const { return c_in * k * k; }         // im2col rows, ordered (c_in, ki, kj)
+  int64_t col_cols() const { return h_out() * w_out(); }    // im2col columns, ordered (oh, ow)
+  int64_t col_size() const { return col_rows() * col_cols(); }  // one image's im2col workspace
+  int64_t weight_size() const { return c_out * col_rows(); }
+  int64_t in_size() const { return n * c_in * h * w; }
+  int64_t out_size() const { return n * c_out * col_cols(); }
+};
+
+// y (n, c_out, h_out, w_out) = conv(x, w) + b; b may be null (no bias).
+// col: workspace of s.col_size() values (im2col of one image; the GEMM is per image).
+template <typename T>
+void conv2d_forward_cpu(const ConvShape& s, const T* x, const T* w, const T* b, T* y, T* col);
+
+// From dy (n, c_out, h_out, w_out): dx (n, c_in, h, w) (may be null: not needed), dw (c_out, c_in, k, k),
+// db (c_out) (may be null). col, dcol: workspaces of s.col_size() values each (im2col is recomputed).
+template <typename T>
+void conv2d_backward_cpu(const ConvShape& s, const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, T* col,
+                         T* dcol);
+
+// Batch norm in training mode over x (n, c, hw): per channel, batch statistics over the n*hw values
+// (biased variance), y = gamma * (x - mean) / sqrt(var + eps) + beta. Keeps xhat (n, c, hw) and
+// inv_std (c) for the backward. Sums are accumulated in double.
+template <typename T>
+void batchnorm_forward_cpu(int64_t n, int64_t c, int64_t hw, const T* x, const T* gamma, const T* beta, T eps, T* y,
+                           T* xhat, T* inv_std);
+
+// From dy (n, c, hw): dx (n, c, hw) (may alias dy), dgamma (c), dbeta (c).
+template <typename T>
+void batchnorm_backward_cpu(int64_t n, int64_t c, int64_t hw, const T* dy, const T* xhat, const T* gamma,
+                            const T* inv_std, T* dx, T* dgamma, T* dbeta);
+
+// y = max(x, 0) over `count` values (y may alias x); backward dx = dy where y > 0 (dx may alias dy).
+template <typename T>
+void relu_forward_cpu(int64_t count, const T* x, T* y);
+template <typename T>
+void relu_backward_cpu(int64_t count, const T* y, const T* dy, T* dx);
+
+// 2x2 max-pool, stride 2, VALID (floor): x (nc, h, w) -> y (nc, h/2, w/2); argmax (nc, h/2, w/2) is the
+// index within the input plane (i*w + j) of the chosen value (first maximum in row-major window order).
+template <typename T>
+void maxpool2x2_forward_cpu(int64_t nc, int64_t h, int64_t w, const T* x, T* y, int32_t* argmax);
+// dx (nc, h, w) = zeros, then dy routed to argmax (rows/columns cut off by the floor get 0).
+template <typename T>
+void maxpool2x2_backward_cpu(int64_t nc, int64_t h, int64_t w, const T* dy, const int32_t* argmax, T* dx);
+
+}  // namespace l2o
