@@ -21,6 +21,7 @@ ProblemConfig parse_problem(SpecNode node, std::string* name) {
       c.activation = node.choice("activation", c.activation, {"sigmoid", "relu", "tanh"});
       c.dataset = node.choice("dataset", c.dataset, {"mnist", "fashion_mnist"});
     }
+    if (c.type == "conv") c.relu_logits = node.boolean("relu_logits", c.relu_logits);  // the authors' ReLU on logits
     c.batch_size = node.integer("batch_size", c.batch_size, 1, 1 << 20);
     c.data_dir = node.string("data_dir", c.data_dir);
   }

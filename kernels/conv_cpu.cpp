@@ -12,14 +12,14 @@ namespace {
 template <typename T>
 using RowMat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
-// col (c_in*k*k, h_out*w_out) from one image x (c_in, h, w).
+// One image x (c_in, h, w) into col (c_in*k*k, h_out*w_out), rows ld apart.
 template <typename T>
-void im2col(const ConvShape& s, const T* x, T* col) {
+void im2col(const ConvShape& s, const T* x, T* col, int64_t ld) {
   const int64_t ho = s.h_out(), wo = s.w_out();
   for (int64_t ci = 0; ci < s.c_in; ++ci)
     for (int64_t ki = 0; ki < s.k; ++ki)
       for (int64_t kj = 0; kj < s.k; ++kj) {
-        T* row = col + ((ci * s.k + ki) * s.k + kj) * ho * wo;
+        T* row = col + ((ci * s.k + ki) * s.k + kj) * ld;
         for (int64_t oh = 0; oh < ho; ++oh) {
           const T* src = x + (ci * s.h + oh * s.stride + ki) * s.w + kj;
           for (int64_t ow = 0; ow < wo; ++ow) row[oh * wo + ow] = src[ow * s.stride];
@@ -27,15 +27,15 @@ void im2col(const ConvShape& s, const T* x, T* col) {
       }
 }
 
-// dx (c_in, h, w) = col2im(dcol): zeroed, then every column entry added back to its input pixel.
+// dx (c_in, h, w) = col2im(dcol) (rows ld apart): zeroed, then every column entry added back to its pixel.
 template <typename T>
-void col2im(const ConvShape& s, const T* dcol, T* dx) {
+void col2im(const ConvShape& s, const T* dcol, int64_t ld, T* dx) {
   const int64_t ho = s.h_out(), wo = s.w_out();
   std::fill(dx, dx + s.c_in * s.h * s.w, T(0));
   for (int64_t ci = 0; ci < s.c_in; ++ci)
     for (int64_t ki = 0; ki < s.k; ++ki)
       for (int64_t kj = 0; kj < s.k; ++kj) {
-        const T* row = dcol + ((ci * s.k + ki) * s.k + kj) * ho * wo;
+        const T* row = dcol + ((ci * s.k + ki) * s.k + kj) * ld;
         for (int64_t oh = 0; oh < ho; ++oh) {
           T* dst = dx + (ci * s.h + oh * s.stride + ki) * s.w + kj;
           for (int64_t ow = 0; ow < wo; ++ow) dst[ow * s.stride] += row[oh * wo + ow];
@@ -57,7 +57,7 @@ void conv2d_forward_cpu(const ConvShape& s, const T* x, const T* w, const T* b, 
   Eigen::Map<const RowMat<T>> wm(w, s.c_out, rows);
   Eigen::Map<const RowMat<T>> cm(col, rows, cols);
   for (int64_t i = 0; i < s.n; ++i) {
-    im2col(s, x + i * s.c_in * s.h * s.w, col);
+    im2col(s, x + i * s.c_in * s.h * s.w, col, cols);
     Eigen::Map<RowMat<T>> ym(y + i * s.c_out * cols, s.c_out, cols);
     ym.noalias() = wm * cm;
     if (b)
@@ -78,13 +78,13 @@ void conv2d_backward_cpu(const ConvShape& s, const T* x, const T* w, const T* dy
   if (db) std::fill(db, db + s.c_out, T(0));
   for (int64_t i = 0; i < s.n; ++i) {
     Eigen::Map<const RowMat<T>> dym(dy + i * s.c_out * cols, s.c_out, cols);
-    im2col(s, x + i * s.c_in * s.h * s.w, col);
+    im2col(s, x + i * s.c_in * s.h * s.w, col, cols);
     dwm.noalias() += dym * cm.transpose();
     if (db)
       for (int64_t co = 0; co < s.c_out; ++co) db[co] += dym.row(co).sum();
     if (dx) {
       dcm.noalias() = wm.transpose() * dym;
-      col2im(s, dcol, dx + i * s.c_in * s.h * s.w);
+      col2im(s, dcol, cols, dx + i * s.c_in * s.h * s.w);
     }
   }
 }

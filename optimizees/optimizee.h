@@ -36,13 +36,17 @@ using Optimizee = OptimizeeT<float>;
 
 // Problem description from a spec or the command line.
 struct ProblemConfig {
-  std::string type = "mlp_orig";            // quadratic | mlp_orig | mlp_relu | mlp_deeper | mlp | mlp_fashion
+  std::string type = "mlp_orig";            // quadratic | mlp_orig | mlp_relu | mlp_deeper | mlp | mlp_fashion | conv
   std::vector<int64_t> hidden = {20};       // for type "mlp"
   std::string activation = "sigmoid";       // for type "mlp": sigmoid | relu | tanh
-  std::string dataset = "mnist";            // for the MLPs: mnist | fashion_mnist
+  std::string dataset = "mnist";            // mnist | fashion_mnist | cifar10 | mnist_as_cifar_standin (MNIST
+                                            // zero-padded to 32x32, replicated to 3 channels)
   std::string data_dir;                     // "" = the dataset's default location
   int64_t batch_size = 128;
   double init_std = 0.01;                   // N(0, init_std^2) for weights and biases
+  // type "conv" (optimizees/convnet.h)
+  std::string arch = "conv_mnist";          // conv_mnist | conv_cifar
+  bool relu_logits = true;                  // ReLU on the logits, as the authors' code does
   // quadratic
   int64_t quad_count = 128, quad_dims = 10;
 };

@@ -1,14 +1,19 @@
 // The named problems (REFERENCE.md section 3) and the optimizee factory.
 #include <algorithm>
+#include <map>
+#include <memory>
+#include <mutex>
 
 #include "kernels/common.h"
+#include "optimizees/convnet.h"
 #include "optimizees/mlp.h"
 #include "optimizees/quadratic.h"
 
 namespace l2o {
 
 const std::vector<std::string>& problem_names() {
-  static const std::vector<std::string> names = {"quadratic", "mlp_orig", "mlp_relu", "mlp_deeper", "mlp_fashion"};
+  static const std::vector<std::string> names = {"quadratic", "mlp_orig", "mlp_relu", "mlp_deeper", "mlp_fashion",
+                                                 "conv_mnist", "conv_cifar", "conv_cifar_standin"};
   return names;
 }
 
@@ -16,6 +21,12 @@ ProblemConfig problem_config_by_name(const std::string& name) {
   ProblemConfig c;
   c.type = name;
   if (name == "quadratic") return c;
+  if (name == "conv_mnist" || name == "conv_cifar" || name == "conv_cifar_standin") {
+    c.type = "conv";
+    c.arch = name == "conv_mnist" ? "conv_mnist" : "conv_cifar";
+    c.dataset = name == "conv_mnist" ? "mnist" : name == "conv_cifar" ? "cifar10" : "mnist_as_cifar_standin";
+    return c;
+  }
   c.type = "mlp";
   if (name == "mlp_orig") return c;  // 784-20-10 sigmoid, the training task
   if (name == "mlp_relu") { c.activation = "relu"; return c; }
@@ -33,6 +44,40 @@ static Activation parse_activation(const std::string& s) {
   throw InputError("unknown activation \"" + s + "\" (expected one of: sigmoid, relu, tanh)");
 }
 
+// Stand-in for CIFAR-10 where it is not available: MNIST digits zero-padded 28x28 -> 32x32 (2 pixels
+// each side) and replicated to 3 channels, so the Conv-CIFAR architecture runs unchanged. Built
+// once per data_dir and cached for the life of the process; its name says "standin".
+static const Dataset& mnist_as_cifar_standin(const std::string& data_dir) {
+  static std::mutex mu;
+  static std::map<std::string, std::unique_ptr<Dataset>> cache;
+  const std::lock_guard<std::mutex> lock(mu);
+  auto it = cache.find(data_dir);
+  if (it != cache.end()) return *it->second;
+  const Dataset& src = load_dataset("mnist", data_dir);
+  L2O_CHECK(src.channels == 1 && src.height <= 32 && src.width <= 32, "unexpected MNIST shape");
+  auto d = std::make_unique<Dataset>();
+  d->name = "mnist_as_cifar_standin";
+  d->source = src.source + " (zero-padded to 32x32, replicated to 3 channels: CIFAR-10 stand-in)";
+  d->n = src.n;
+  d->channels = 3;
+  d->height = d->width = 32;
+  d->num_classes = src.num_classes;
+  d->labels = src.labels;
+  d->images.assign(d->n * d->dim(), 0.0f);
+  const int top = (32 - src.height) / 2, left = (32 - src.width) / 2;
+  for (int64_t i = 0; i < src.n; ++i) {
+    const float* in = &src.images[i * src.dim()];
+    for (int c = 0; c < 3; ++c) {
+      float* out = &d->images[i * d->dim() + c * 32 * 32];
+      for (int y = 0; y < src.height; ++y)
+        for (int x = 0; x < src.width; ++x) out[(y + top) * 32 + x + left] = in[y * src.width + x];
+    }
+  }
+  const Dataset& ref = *d;
+  cache.emplace(data_dir, std::move(d));
+  return ref;
+}
+
 template <typename T>
 std::unique_ptr<OptimizeeT<T>> make_optimizee(const ProblemConfig& cfg) {
   if (cfg.type == "quadratic") return std::make_unique<Quadratic<T>>(cfg.quad_count, cfg.quad_dims, cfg.init_std);
@@ -44,7 +89,15 @@ std::unique_ptr<OptimizeeT<T>> make_optimizee(const ProblemConfig& cfg) {
     return std::make_unique<Mlp<T>>(name, data, cfg.hidden, parse_activation(cfg.activation), cfg.batch_size,
                                      cfg.init_std);
   }
-  throw InputError("unknown problem type \"" + cfg.type + "\" (expected quadratic or mlp)");
+  if (cfg.type == "conv") {
+    const bool standin = cfg.dataset == "mnist_as_cifar_standin";
+    const Dataset& data = standin ? mnist_as_cifar_standin(cfg.data_dir) : load_dataset(cfg.dataset, cfg.data_dir);
+    std::string name = cfg.arch + (standin ? "_standin" : "");
+    if (!cfg.relu_logits) name += "_linear_logits";
+    return std::make_unique<ConvNet<T>>(name, data, conv_arch_by_name(cfg.arch, cfg.relu_logits), cfg.batch_size,
+                                        cfg.init_std);
+  }
+  throw InputError("unknown problem type \"" + cfg.type + "\" (expected quadratic, mlp or conv)");
 }
 
 template std::unique_ptr<OptimizeeT<float>> make_optimizee<float>(const ProblemConfig&);

@@ -17,7 +17,8 @@ static const char* kUsage =
     "usage: l2o_eval --optimizer NAME|CKPT.safetensors[,...] --problem NAME[,...] --out DIR\n"
     "                [--lr X | --lr-grid X,Y,...] [--steps N] [--seeds K] [--seed0 S] [--data-dir D]\n"
     "  optimizers: sgd, momentum, nag, adam, adagrad, rmsprop, or a learner checkpoint\n"
-    "  problems:   quadratic, mlp_orig, mlp_relu, mlp_deeper, mlp_fashion\n"
+    "  problems:   quadratic, mlp_orig, mlp_relu, mlp_deeper, mlp_fashion, conv_mnist, conv_cifar,\n"
+    "              conv_cifar_standin (Conv-CIFAR on MNIST padded to 32x32x3: a stand-in, not CIFAR-10)\n"
     "  defaults:   --steps 10000 --seeds 10 --seed0 0; --lr = the optimizer's default\n"
     "  --lr-grid:  per problem, each hand-designed optimizer runs every lr on K separate selection seeds\n"
     "              (seed0 + 1000000 + k) and the lr with the lowest mean final loss is then evaluated\n";

@@ -1,0 +1,70 @@
+// Convolutional classifier on an image dataset (REFERENCE.md section 3, Conv-MNIST / Conv-CIFAR).
+//
+// Each block: conv (k x k, c_out, stride, VALID, bias) -> batch norm in training mode (batch
+// statistics, eps kBnEps, learnable gamma/beta) -> ReLU -> 2x2 stride-2 max-pool (floor). After
+// the blocks: flatten (NCHW order) -> fully connected to the classes -> ReLU on the logits when
+// relu_logits (the authors' code does this) -> softmax cross-entropy averaged over the batch.
+//
+// theta layout, block by block, then the FC layer:
+//   block b: w (c_out, c_in, k, k) | bias (c_out) | gamma (c_out) | beta (c_out)
+//   fc:      W (features, classes) row-major (in, out), as in Mlp | b (classes)
+// Init (Rng(seed, kStreamInit), one normal per weight entry in theta order): conv kernels and FC
+// weights N(0, init_std^2); conv/FC biases 0; gamma 1; beta 0.
+//
+// Note: the conv bias feeds straight into a training-mode BN, which subtracts it again, so its
+// gradient is zero (up to rounding); it is kept because the reference architecture has it.
+#pragma once
+#include <Eigen/Dense>
+
+#include "kernels/conv.h"
+#include "optimizees/dataset.h"
+#include "optimizees/optimizee.h"
+
+namespace l2o {
+
+struct ConvBlockSpec {
+  int64_t c_out = 16, k = 3, stride = 1;
+};
+
+struct ConvNetArch {
+  std::vector<ConvBlockSpec> blocks;
+  bool relu_logits = true;
+};
+
+// "conv_mnist": {3x3x16 s1, 5x5x32 s1}; "conv_cifar": {3x3x16 s2, 5x5x32 s2}. Throws InputError otherwise.
+ConvNetArch conv_arch_by_name(const std::string& arch, bool relu_logits = true);
+
+constexpr double kBnEps = 1e-5;  // batch-norm epsilon (TF's tf.contrib.layers.batch_norm default is 1e-3)
+
+template <typename T>
+class ConvNet : public OptimizeeT<T> {
+ public:
+  // Throws InputError if the blocks do not fit the dataset's images (every size must stay >= 1).
+  ConvNet(std::string name, const Dataset& data, ConvNetArch arch, int64_t batch_size, double init_std);
+  std::string name() const override { return name_; }
+  int64_t num_params() const override { return num_params_; }
+  void init(uint64_t seed, T* theta) override;
+  void sample_batch(Rng& rng, Batch& batch) const override;
+  T loss_and_grad(const T* theta, const Batch& batch, T* grad) override;
+
+ private:
+  using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  struct Block {
+    ConvShape conv;               // n is set per call from the batch size
+    int64_t ph = 0, pw = 0;       // pooled output size
+    int64_t off_w = 0, off_b = 0, off_gamma = 0, off_beta = 0;  // into theta
+    // workspaces (reused between calls)
+    std::vector<T> z, xhat, inv_std, a, p;  // conv out, BN xhat, 1/std, ReLU(BN) out, pooled out
+    std::vector<int32_t> argmax;
+  };
+  std::string name_;
+  const Dataset& data_;
+  ConvNetArch arch_;
+  int64_t batch_size_, num_params_ = 0, features_ = 0, off_fc_w_ = 0, off_fc_b_ = 0;
+  double init_std_;
+  std::vector<Block> blocks_;
+  std::vector<T> x0_, col_, dcol_, da_, dp_;  // input batch, im2col workspaces, backward scratch
+  Mat logits_, delta_;
+};
+
+}  // namespace l2o
