@@ -77,8 +77,7 @@ void ConvNet<T>::init(uint64_t seed, T* theta) {
 
 template <typename T>
 void ConvNet<T>::sample_batch(Rng& rng, Batch& batch) const {
-  batch.idx.resize(batch_size_);
-  for (auto& i : batch.idx) i = static_cast<int32_t>(rng.below(static_cast<uint32_t>(data_.n)));
+  sample_with_replacement(rng, data_.n, batch_size_, batch);
 }
 
 template <typename T>

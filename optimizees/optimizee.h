@@ -16,6 +16,12 @@ struct Batch {
   std::vector<int32_t> idx;
 };
 
+// A minibatch of `batch_size` example indices drawn uniformly with replacement (REFERENCE.md s3).
+inline void sample_with_replacement(Rng& rng, int64_t examples, int64_t batch_size, Batch& batch) {
+  batch.idx.resize(batch_size);
+  for (auto& i : batch.idx) i = static_cast<int32_t>(rng.below(static_cast<uint32_t>(examples)));
+}
+
 template <typename T>
 class OptimizeeT {
  public:
