@@ -1,7 +1,9 @@
 // Minimal strict command-line parsing shared by the tools: `--name value` or `--name=value`,
 // repeated options collected in order, unknown options are errors (InputError -> exit 2).
 #pragma once
+#include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <map>
 #include <set>
 #include <string>
@@ -90,5 +92,20 @@ class CliArgs {
   std::map<std::string, std::vector<std::string>> values_;
   std::vector<std::string> positional_;
 };
+
+// The tools' exit-code contract in one place: 0 from `run`, 2 for bad input (InputError),
+// 1 for anything else. `other_prefix` precedes the message of a non-input failure.
+template <typename Run>
+int run_tool(const char* tool, const char* other_prefix, Run run, int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const InputError& e) {
+    std::fprintf(stderr, "%s: error: %s\n", tool, e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: %s%s\n", tool, other_prefix, e.what());
+    return 1;
+  }
+}
 
 }  // namespace l2o

@@ -109,14 +109,4 @@ static int run(int argc, char** argv) {
   return 0;
 }
 
-int main(int argc, char** argv) {
-  try {
-    return run(argc, argv);
-  } catch (const InputError& e) {
-    std::fprintf(stderr, "l2o_eval: error: %s\n", e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "l2o_eval: internal error: %s\n", e.what());
-    return 1;
-  }
-}
+int main(int argc, char** argv) { return run_tool("l2o_eval", "internal error: ", run, argc, argv); }

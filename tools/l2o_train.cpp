@@ -85,14 +85,4 @@ static int run(int argc, char** argv) {
   return 0;
 }
 
-int main(int argc, char** argv) {
-  try {
-    return run(argc, argv);
-  } catch (const InputError& e) {
-    std::fprintf(stderr, "l2o_train: error: %s\n", e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "l2o_train: %s\n", e.what());
-    return 1;
-  }
-}
+int main(int argc, char** argv) { return run_tool("l2o_train", "", run, argc, argv); }
