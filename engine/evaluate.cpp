@@ -8,14 +8,16 @@
 namespace l2o {
 
 EvalResult evaluate(UpdateRule& rule, const std::string& optimizer_label, const std::string& problem_name,
-                    const ProblemConfig& problem, int64_t steps, const std::vector<uint64_t>& seeds) {
+                    const ProblemConfig& problem, int64_t steps, const std::vector<uint64_t>& seeds,
+                    Backend backend) {
   auto t0 = std::chrono::steady_clock::now();
   EvalResult r;
   r.optimizer = optimizer_label;
   r.problem = problem_name;
   r.steps = steps;
   r.seeds = seeds;
-  auto opt = make_optimizee<float>(problem);
+  r.backend = backend_name(backend);
+  auto opt = make_optimizee<float>(problem, backend);
   const int64_t n = opt->num_params();
   std::vector<float> theta(n), grad(n), u(n);
   Batch batch;
@@ -105,7 +107,8 @@ std::string summary_json(const std::vector<EvalResult>& results) {
                    {"final_loss_std", finite_or_null(s.final_std)},
                    {"log10_mean_final_loss", finite_or_null(s.log10_mean_final)},
                    {"mean_log10_final_loss", finite_or_null(s.mean_log10_final)},
-                   {"seconds", r.seconds}});
+                   {"seconds", r.seconds},
+                   {"backend", r.backend}});
   }
   return nlohmann::json{{"results", doc}}.dump(2) + "\n";
 }

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/backend.h"
 #include "learners/update_rule.h"
 #include "optimizees/optimizee.h"
 
@@ -18,12 +19,15 @@ struct EvalResult {
   std::vector<std::vector<float>> losses;  // per seed: losses at steps 0..steps (a shorter row = diverged)
   int64_t diverged = 0;
   double seconds = 0;
+  std::string backend = "cpu";  // where the optimizee ran
 };
 
 // Runs `rule` on `problem` for each seed: theta_0 and the minibatch stream depend only on the
 // seed, so every optimizer sees the same instances. A non-finite loss ends that seed's run.
+// The optimizee runs on `backend`.
 EvalResult evaluate(UpdateRule& rule, const std::string& optimizer_label, const std::string& problem_name,
-                    const ProblemConfig& problem, int64_t steps, const std::vector<uint64_t>& seeds);
+                    const ProblemConfig& problem, int64_t steps, const std::vector<uint64_t>& seeds,
+                    Backend backend = Backend::cpu);
 
 // Final-loss statistics over the seeds that did not diverge.
 struct EvalSummary {

@@ -70,6 +70,7 @@ RunSpec parse_run_spec(const std::string& text, const std::string& origin, const
   s.seed = static_cast<uint64_t>(root.integer("seed", 0, 0, INT64_MAX));
   s.backend = root.choice("backend", "cpu", {"cpu", "cuda", "auto"});
   root.string("git_commit", "");  // informational: the commit that wrote a resolved spec
+  root.string("ran_on", "");      // informational: the backend and device a resolved spec ran on
   s.problem = parse_problem(root.child("problem"), &s.problem_name);
   {
     SpecNode learner = root.child("learner");

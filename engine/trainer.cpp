@@ -49,11 +49,11 @@ double global_norm(const std::vector<float>& g) {
 }  // namespace
 
 double validation_score(const RunSpec& spec, LearnerT<float>& learner, const std::vector<float>& phi,
-                        int64_t n_valid) {
+                        int64_t n_valid, Backend backend) {
   std::vector<uint64_t> seeds;
   for (int64_t r = 0; r < spec.rollouts; ++r) seeds.push_back(mix_seed(spec.seed ^ kValidationSalt, r));
   FixedPhiRule rule(learner, phi);
-  EvalResult res = evaluate(rule, "learner", spec.problem_name, spec.problem, n_valid, seeds);
+  EvalResult res = evaluate(rule, "learner", spec.problem_name, spec.problem, n_valid, seeds, backend);
   if (res.diverged > 0) return INFINITY;
   double score = 0;
   for (const auto& c : res.losses) score += c.back();
@@ -86,9 +86,9 @@ TrainSummary train(const RunSpec& spec, const TrainerOptions& opt) {
   const std::string dir = opt.run_dir, ck = dir + "/checkpoints", metrics = dir + "/metrics.jsonl";
   const std::string state_path = ck + "/state.safetensors";
   nlohmann::json learner_cfg = spec.learner;
-  auto learner = make_learner<float>(SpecNode(learner_cfg, "$.learner"));
-  auto valid_learner = make_learner<float>(SpecNode(learner_cfg, "$.learner"));
-  auto optimizee = make_optimizee<float>(spec.problem);
+  auto learner = make_learner<float>(SpecNode(learner_cfg, "$.learner"), opt.backend);
+  auto valid_learner = make_learner<float>(SpecNode(learner_cfg, "$.learner"), opt.backend);
+  auto optimizee = make_optimizee<float>(spec.problem, opt.backend);
   const int64_t p = learner->num_params(), n = optimizee->num_params();
   std::vector<std::unique_ptr<UpdateRule>> teachers;
   for (const auto& t : spec.imitation.teachers) teachers.push_back(make_hand_optimizer(t));
@@ -225,7 +225,7 @@ TrainSummary train(const RunSpec& spec, const TrainerOptions& opt) {
     const int64_t period = cur ? spec.curriculum.period : spec.valid_period;
     if (st.epoch % period == 0 || st.epoch == spec.epochs) {
       const int64_t n_valid = cur ? cur->n_valid() : spec.n_valid;
-      const double score = validation_score(spec, *valid_learner, st.phi, n_valid);
+      const double score = validation_score(spec, *valid_learner, st.phi, n_valid, opt.backend);
       nlohmann::json v = {{"kind", "validation"}, {"epoch", st.epoch}, {"n_valid", n_valid},
                           {"rollouts", spec.rollouts}, {"score", score_json(score)}};
       bool improved;
@@ -246,7 +246,7 @@ TrainSummary train(const RunSpec& spec, const TrainerOptions& opt) {
         log_line(v);
         if (out.action == CurriculumAction::advance) {
           st.phi = st.stage_best_phi;  // restore the finished stage's best, then set the new stage's baseline
-          const double base = validation_score(spec, *valid_learner, st.phi, cur->n_valid());
+          const double base = validation_score(spec, *valid_learner, st.phi, cur->n_valid(), opt.backend);
           cur->set_baseline(base, st.epoch);
           log_line({{"kind", "stage"}, {"epoch", st.epoch}, {"stage", cur->stage()}, {"n_train", cur->n_train()},
                     {"n_valid", cur->n_valid()}, {"baseline", score_json(base)}, {"reason", out.reason}});

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/backend.h"
 #include "engine/run_spec.h"
 #include "learners/learner.h"
 
@@ -17,6 +18,7 @@ struct TrainerOptions {
   bool resume = false;      // continue from run_dir/checkpoints/state.safetensors
   bool progress_tty = false;  // redraw one progress line (stderr is a terminal)
   int64_t stop_after_epochs = -1;  // testing aid: stop (as if killed) after this many epochs of this process
+  Backend backend = Backend::cpu;  // where the learner and optimizee run (resolved from spec.backend)
 };
 
 struct TrainSummary {
@@ -35,6 +37,6 @@ TrainSummary train(const RunSpec& spec, const TrainerOptions& options);
 // Validation score of phi: sum over `rollouts` fixed validation instances of the loss after
 // n_valid steps (a diverged rollout scores +inf).
 double validation_score(const RunSpec& spec, LearnerT<float>& learner, const std::vector<float>& phi,
-                        int64_t n_valid);
+                        int64_t n_valid, Backend backend = Backend::cpu);
 
 }  // namespace l2o

@@ -19,6 +19,16 @@ void rmsprop_update_cpu(int64_t n, const float* g, float* s, float* u, float lr,
 void adam_apply_cpu(int64_t n, float* param, const float* g, float* m, float* v, float lr, float b1, float b2,
                     float eps, int64_t t);
 
+// CUDA twins (optim.cu): the same arguments, on device pointers (hyperparameters and t by value).
+void sgd_update_cuda(int64_t n, const float* g, float* u, float lr);
+void momentum_update_cuda(int64_t n, const float* g, float* vel, float* u, float lr, float mu, bool nesterov);
+void adam_update_cuda(int64_t n, const float* g, float* m, float* v, float* u, float lr, float b1, float b2,
+                      float eps, int64_t t);
+void adagrad_update_cuda(int64_t n, const float* g, float* s, float* u, float lr, float eps);
+void rmsprop_update_cuda(int64_t n, const float* g, float* s, float* u, float lr, float alpha, float eps);
+void adam_apply_cuda(int64_t n, float* param, const float* g, float* m, float* v, float lr, float b1, float b2,
+                     float eps, int64_t t);
+
 // Bias-correction denominators 1 - b^t, computed in double so large t stays accurate.
 void adam_bias_corrections(float b1, float b2, int64_t t, float* bc1, float* bc2);
 

@@ -1,6 +1,7 @@
 #include "learners/learner_factory.h"
 
 #include <cmath>
+#include <type_traits>
 
 #include "engine/safetensors.h"
 #include "kernels/common.h"
@@ -9,7 +10,7 @@
 namespace l2o {
 
 template <typename T>
-std::unique_ptr<LearnerT<T>> make_learner(SpecNode node) {
+std::unique_ptr<LearnerT<T>> make_learner(SpecNode node, Backend backend) {
   const std::string type = node.choice("type", "l2o_dm", {"l2o_dm"});
   L2oDmConfig c;
   c.hidden = node.int_list("hidden", {20, 20}, 1, 4096);
@@ -21,11 +22,15 @@ std::unique_ptr<LearnerT<T>> make_learner(SpecNode node) {
   c.forget_bias = node.number("forget_bias", 1.0, -100.0, 100.0);
   node.finish();
   (void)type;
+  if (backend == Backend::cuda) {
+    if constexpr (std::is_same_v<T, float>) return make_l2o_dm_cuda(c);
+    throw Error("the CUDA backend runs in float only");
+  }
   return std::make_unique<L2oDm<T>>(c);
 }
 
-template std::unique_ptr<LearnerT<float>> make_learner<float>(SpecNode);
-template std::unique_ptr<LearnerT<double>> make_learner<double>(SpecNode);
+template std::unique_ptr<LearnerT<float>> make_learner<float>(SpecNode, Backend);
+template std::unique_ptr<LearnerT<double>> make_learner<double>(SpecNode, Backend);
 
 void save_learner(const std::string& path, const LearnerT<float>& learner, const std::vector<float>& phi,
                   const nlohmann::json& config, const std::map<std::string, std::string>& extra) {
@@ -42,14 +47,14 @@ void save_learner(const std::string& path, const LearnerT<float>& learner, const
   save_safetensors(path, f);
 }
 
-LoadedLearner load_learner(const std::string& path) {
+LoadedLearner load_learner(const std::string& path, Backend backend) {
   SafetensorsFile f = load_safetensors(path);
   auto it = f.metadata.find("learner");
   if (f.metadata.count("format") == 0 || f.metadata.at("format") != "l2o-engine learner" || it == f.metadata.end())
     throw InputError(path + ": not an l2o-engine learner checkpoint (metadata \"format\"/\"learner\" missing)");
   LoadedLearner out;
   out.config = parse_json_text(it->second, path + " metadata \"learner\"");
-  out.learner = make_learner<float>(SpecNode(out.config, "$.learner"));
+  out.learner = make_learner<float>(SpecNode(out.config, "$.learner"), backend);
   for (const auto& kv : f.metadata) out.metadata[kv.first] = kv.second;
   out.phi.assign(out.learner->num_params(), 0.0f);
   for (const auto& b : out.learner->param_blocks()) {

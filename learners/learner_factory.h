@@ -6,14 +6,16 @@
 #include <string>
 #include <vector>
 
+#include "engine/backend.h"
 #include "engine/spec_reader.h"
 #include "learners/learner.h"
 
 namespace l2o {
 
 // Reads (strictly) and completes the learner config at `node`; the json is updated with defaults.
+// Backend::cuda (float only) builds the CUDA backend's learner of the same config.
 template <typename T>
-std::unique_ptr<LearnerT<T>> make_learner(SpecNode node);
+std::unique_ptr<LearnerT<T>> make_learner(SpecNode node, Backend backend = Backend::cpu);
 
 struct LoadedLearner {
   std::unique_ptr<LearnerT<float>> learner;
@@ -26,6 +28,6 @@ struct LoadedLearner {
 void save_learner(const std::string& path, const LearnerT<float>& learner, const std::vector<float>& phi,
                   const nlohmann::json& config, const std::map<std::string, std::string>& extra);
 // Throws InputError naming the file: not a learner checkpoint, missing or mis-shaped tensors, NaN/Inf.
-LoadedLearner load_learner(const std::string& path);
+LoadedLearner load_learner(const std::string& path, Backend backend = Backend::cpu);
 
 }  // namespace l2o

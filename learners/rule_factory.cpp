@@ -11,10 +11,10 @@ static bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-NamedRule make_update_rule(const std::string& name_or_path, double lr) {
+NamedRule make_update_rule(const std::string& name_or_path, double lr, Backend backend) {
   NamedRule r;
   if (ends_with(name_or_path, ".safetensors")) {
-    LoadedLearner l = load_learner(name_or_path);
+    LoadedLearner l = load_learner(name_or_path, backend);
     // Label: "l2o:<run dir name>/<file stem>" so curves from several runs stay apart.
     std::string stem = name_or_path.substr(0, name_or_path.size() - 12);
     const auto slash = stem.find_last_of('/');

@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "engine/backend.h"
 #include "learners/update_rule.h"
 
 namespace l2o {
@@ -13,7 +14,8 @@ struct NamedRule {
   std::unique_ptr<UpdateRule> rule;
 };
 
-// lr <= 0 means the optimizer's default learning rate (ignored for checkpoints).
-NamedRule make_update_rule(const std::string& name_or_path, double lr);
+// lr <= 0 means the optimizer's default learning rate (ignored for checkpoints). A checkpoint's
+// learner runs on `backend`; hand-designed optimizers run on the host.
+NamedRule make_update_rule(const std::string& name_or_path, double lr, Backend backend = Backend::cpu);
 
 }  // namespace l2o

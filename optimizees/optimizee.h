@@ -61,7 +61,13 @@ struct ProblemConfig {
 ProblemConfig problem_config_by_name(const std::string& name);
 const std::vector<std::string>& problem_names();
 
+enum class Backend;  // engine/backend.h
+
+// The optimizee for cfg on the CPU (the default), or on the CUDA backend (float only; problems it
+// implements: see cuda_supports_problem).
 template <typename T>
 std::unique_ptr<OptimizeeT<T>> make_optimizee(const ProblemConfig& cfg);
+template <typename T>
+std::unique_ptr<OptimizeeT<T>> make_optimizee(const ProblemConfig& cfg, Backend backend);
 
 }  // namespace l2o

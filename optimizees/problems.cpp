@@ -3,7 +3,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <type_traits>
 
+#include "engine/backend.h"
 #include "kernels/common.h"
 #include "optimizees/convnet.h"
 #include "optimizees/mlp.h"
@@ -100,7 +102,25 @@ std::unique_ptr<OptimizeeT<T>> make_optimizee(const ProblemConfig& cfg) {
   throw InputError("unknown problem type \"" + cfg.type + "\" (expected quadratic, mlp or conv)");
 }
 
+template <typename T>
+std::unique_ptr<OptimizeeT<T>> make_optimizee(const ProblemConfig& cfg, Backend backend) {
+  if (backend == Backend::cpu) return make_optimizee<T>(cfg);
+  std::string why;
+  if (!cuda_supports_problem(cfg, &why)) throw InputError("backend \"cuda\": " + why);
+  if constexpr (std::is_same_v<T, float>) {
+    auto cpu = make_optimizee<float>(cfg);
+    const auto& mlp = dynamic_cast<const Mlp<float>&>(*cpu);
+    const Dataset& data = mlp.data();
+    std::vector<int64_t> sizes = mlp.sizes();
+    const Activation act = mlp.activation();
+    return make_mlp_cuda(std::move(cpu), data, std::move(sizes), act);
+  }
+  throw Error("the CUDA backend runs in float only");
+}
+
 template std::unique_ptr<OptimizeeT<float>> make_optimizee<float>(const ProblemConfig&);
 template std::unique_ptr<OptimizeeT<double>> make_optimizee<double>(const ProblemConfig&);
+template std::unique_ptr<OptimizeeT<float>> make_optimizee<float>(const ProblemConfig&, Backend);
+template std::unique_ptr<OptimizeeT<double>> make_optimizee<double>(const ProblemConfig&, Backend);
 
 }  // namespace l2o

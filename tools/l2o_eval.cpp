@@ -16,15 +16,17 @@ using namespace l2o;
 static const char* kUsage =
     "usage: l2o_eval --optimizer NAME|CKPT.safetensors[,...] --problem NAME[,...] --out DIR\n"
     "                [--lr X | --lr-grid X,Y,...] [--steps N] [--seeds K] [--seed0 S] [--data-dir D]\n"
+    "                [--backend cpu|cuda|auto]\n"
     "  optimizers: sgd, momentum, nag, adam, adagrad, rmsprop, or a learner checkpoint\n"
     "  problems:   quadratic, mlp_orig, mlp_relu, mlp_deeper, mlp_fashion, conv_mnist, conv_cifar,\n"
     "              conv_cifar_standin (Conv-CIFAR on MNIST padded to 32x32x3: a stand-in, not CIFAR-10)\n"
-    "  defaults:   --steps 10000 --seeds 10 --seed0 0; --lr = the optimizer's default\n"
+    "  defaults:   --steps 10000 --seeds 10 --seed0 0 --backend cpu; --lr = the optimizer's default\n"
+    "  --backend:  where optimizees and learned optimizers run; auto = CUDA where it can run the problem\n"
     "  --lr-grid:  per problem, each hand-designed optimizer runs every lr on K separate selection seeds\n"
     "              (seed0 + 1000000 + k) and the lr with the lowest mean final loss is then evaluated\n";
 
 static int run(int argc, char** argv) {
-  CliArgs args(argc, argv, {"optimizer", "problem", "out", "lr", "lr-grid", "steps", "seeds", "seed0", "data-dir"},
+  CliArgs args(argc, argv, {"optimizer", "problem", "out", "lr", "lr-grid", "steps", "seeds", "seed0", "data-dir", "backend"},
                {"help"});
   if (args.has("help")) {
     std::cout << kUsage;
@@ -51,19 +53,31 @@ static int run(int argc, char** argv) {
   }
   if (args.has("lr") && !grid.empty()) throw InputError("--lr and --lr-grid exclude each other");
 
-  // Validate everything (names, data files) before anything is written.
-  std::vector<NamedRule> rules;
-  for (const auto& o : optimizers) {
-    rules.push_back(make_update_rule(o, lr));
-    for (double x : grid) make_update_rule(o, x);  // every grid value is valid for every optimizer
-  }
+  // Validate everything (names, data files, backend) before anything is written.
+  const std::string requested = args.get("backend", "cpu");
   std::vector<ProblemConfig> configs;
+  std::vector<Backend> backends;  // per problem
+  std::vector<std::string> placement;
+  Backend rule_backend = Backend::cpu;  // learned optimizers run on CUDA when any problem does
   for (const auto& p : problems) {
     ProblemConfig c = problem_config_by_name(p);
     c.data_dir = args.get("data-dir", "");
-    make_optimizee<float>(c);  // loads the dataset now: a missing file fails here
+    const ResolvedBackend rb = resolve_backend(requested, c);
+    make_optimizee<float>(c, rb.kind);  // loads the dataset now: a missing file fails here
+    placement.push_back("l2o_eval: " + p + " runs on " +
+                        (rb.kind == Backend::cuda ? "cuda (" + rb.device + ")" : std::string("cpu")) +
+                        (rb.note.empty() ? "" : " [" + rb.note + "]"));
+    if (rb.kind == Backend::cuda) rule_backend = Backend::cuda;
     configs.push_back(c);
+    backends.push_back(rb.kind);
   }
+  std::vector<NamedRule> rules;
+  for (const auto& o : optimizers) {
+    rules.push_back(make_update_rule(o, lr, rule_backend));
+    for (double x : grid) make_update_rule(o, x);  // every grid value is valid for every optimizer
+  }
+  if (requested != "cpu")
+    for (const auto& line : placement) std::fprintf(stderr, "%s\n", line.c_str());
   std::vector<uint64_t> seed_list, selection_seeds;
   for (int64_t s = 0; s < seeds; ++s) {
     seed_list.push_back(static_cast<uint64_t>(seed0 + s));
@@ -83,7 +97,7 @@ static int run(int argc, char** argv) {
         for (double x : grid) {
           NamedRule cand = make_update_rule(optimizers[k], x);
           const EvalSummary s = summarize(evaluate(*cand.rule, cand.label, problems[p], configs[p], steps,
-                                                   selection_seeds));
+                                                   selection_seeds, backends[p]));
           std::fprintf(stderr, "  lr grid: %-22s %-12s mean final loss %.4g on selection seeds\n",
                        cand.label.c_str(), problems[p].c_str(), s.final_mean);
           if (s.finished == static_cast<int64_t>(seeds) && s.final_mean < best_loss) {
@@ -95,7 +109,7 @@ static int run(int argc, char** argv) {
         chosen = &best;
       }
       auto& r = *chosen;
-      results.push_back(evaluate(*r.rule, r.label, problems[p], configs[p], steps, seed_list));
+      results.push_back(evaluate(*r.rule, r.label, problems[p], configs[p], steps, seed_list, backends[p]));
       const EvalSummary s = summarize(results.back());
       std::fprintf(stderr, "%-24s %-12s final loss %.4g +/- %.3g (log10 of mean %.3f), %lld/%lld seeds finished, %.1fs\n",
                    r.label.c_str(), problems[p].c_str(), s.final_mean, s.final_std, s.log10_mean_final,

@@ -7,7 +7,7 @@
 #include <iostream>
 
 #include "engine/atomic_file.h"
-#include "engine/device.h"
+#include "engine/backend.h"
 #include "engine/run_spec.h"
 #include "engine/trainer.h"
 #include "l2o_version.h"  // generated at build time: L2O_GIT_COMMIT
@@ -21,20 +21,6 @@ static const char* kUsage =
     "       l2o_train --resume DIR\n"
     "  Keys are documented in docs/spec.md; --set a.b=value overrides any of them.\n"
     "  DIR defaults to runs/<spec name>. --resume continues an interrupted run from its last checkpoint.\n";
-
-// The backend that will run; "cuda" where it cannot run is an input error.
-static std::string resolve_backend(const std::string& requested) {
-  if (requested == "cpu") return "cpu";
-  const DeviceInfo d = query_cuda_device();
-  if (requested == "auto") {
-    if (d.available)
-      std::fprintf(stderr, "l2o_train: note: device %s found, but meta-training runs on the CPU backend in this "
-                           "version\n", d.name.c_str());
-    return "cpu";
-  }
-  if (!d.available) throw InputError("backend \"cuda\" requested but " + d.reason);
-  throw InputError("backend \"cuda\": CUDA meta-training is not implemented in this version; use \"cpu\" or \"auto\"");
-}
 
 static int run(int argc, char** argv) {
   CliArgs args(argc, argv, {"out", "set", "resume", "backend", "stop-after-epochs"}, {"help"});
@@ -65,9 +51,13 @@ static int run(int argc, char** argv) {
       throw InputError(opt.run_dir + " already holds a run: continue it with --resume " + opt.run_dir +
                        ", or choose another --out");
   }
-  const std::string backend = resolve_backend(spec.backend);
+  const ResolvedBackend rb = resolve_backend(spec.backend, spec.problem);
+  if (!rb.note.empty()) std::fprintf(stderr, "l2o_train: %s\n", rb.note.c_str());
+  opt.backend = rb.kind;
+  const std::string backend = std::string(backend_name(rb.kind)) + " on " + rb.device;
   if (!opt.resume) {
     spec.resolved["git_commit"] = L2O_GIT_COMMIT;  // the commit this binary was built from
+    spec.resolved["ran_on"] = backend;             // informational: what "backend" resolved to
     fs::create_directories(opt.run_dir);
     write_file_atomic(opt.run_dir + "/spec.json", spec.resolved.dump(2) + "\n");
   }

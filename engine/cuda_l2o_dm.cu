@@ -1,0 +1,86 @@
+// L2O-DM on the CUDA backend: the Learner interface over the fused kernels, with the recurrent
+// state, the saved segment and the workspace resident on the device (allocated once in reset()).
+// The interface exchanges host arrays: g and u cross PCIe each step (n floats each way), phi is
+// re-sent each call (it changes every meta-step), dl_du once per backward.
+#include "engine/backend.h"
+#include "kernels/cuda_context.cuh"
+#include "kernels/l2o_dm_fused.h"
+
+namespace l2o {
+
+namespace {
+
+class CudaL2oDm : public LearnerT<float> {
+ public:
+  explicit CudaL2oDm(const L2oDmConfig& cfg) : host_(cfg) {
+    std::string why;
+    if (!cuda_supports_learner(cfg, &why)) throw InputError("backend \"cuda\": " + why);
+    shape_.in = static_cast<int>(cfg.input_size());
+    shape_.H0 = static_cast<int>(cfg.hidden[0]);
+    shape_.H1 = static_cast<int>(cfg.hidden[1]);
+    shape_.log_k = cfg.log_k;
+    shape_.forget_bias = cfg.forget_bias;
+    shape_.output_scale = cfg.output_scale;
+  }
+  std::string type() const override { return host_.type(); }
+  int64_t num_params() const override { return host_.num_params(); }
+  const std::vector<ParamBlock>& param_blocks() const override { return host_.param_blocks(); }
+  void init_params(uint64_t seed, float* phi) const override { host_.init_params(seed, phi); }
+
+  void reset(int64_t n, int64_t max_steps) override {
+    shape_.n = n;
+    shape_.slots = std::max<int64_t>(max_steps, 1);
+    check_fused_shape(shape_);
+    state_.resize(shape_.state_size());
+    c_init_.resize(shape_.state_size());
+    saved_buf_.resize(shape_.saved_size());
+    ws_.resize(shape_.workspace_size());
+    phi_.resize(num_params());
+    dphi_.resize(num_params());
+    g_.resize(n);
+    u_.resize(n);
+    dl_du_.resize(shape_.slots * n);
+    zero_state();
+  }
+  void zero_state() override {
+    L2O_CHECK(shape_.n > 0, "reset() first");
+    state_.zero();
+    saved_ = 0;
+  }
+  void begin_segment() override {
+    saved_ = 0;
+    CUDA_CHECK(cudaMemcpyAsync(c_init_.data(), state_.data(), shape_.state_size() * sizeof(float),
+                               cudaMemcpyDeviceToDevice, cuda_stream()));
+  }
+  void step(const float* phi, const float* g, float* u, bool save) override {
+    L2O_CHECK(shape_.n > 0, "reset() first");
+    L2O_CHECK(!save || saved_ < shape_.slots, "segment longer than the max_steps given to reset()");
+    phi_.upload(phi, num_params());
+    g_.upload(g, shape_.n);
+    l2o_dm_fused_step_cuda(shape_, phi_.data(), g_.data(), state_.data(), save ? saved_buf_.data() : nullptr,
+                           saved_, u_.data(), nullptr);
+    u_.download(u, shape_.n);
+    if (save) ++saved_;
+  }
+  int64_t saved_steps() const override { return saved_; }
+  void backward(const float* phi, const float* dl_du, float* dphi) override {
+    L2O_CHECK(saved_ > 0, "backward without saved steps");
+    phi_.upload(phi, num_params());
+    dl_du_.upload(dl_du, saved_ * shape_.n);
+    l2o_dm_fused_backward_cuda(shape_, phi_.data(), saved_, saved_buf_.data(), c_init_.data(), dl_du_.data(),
+                               ws_.data(), dphi_.data());
+    dphi_.download(dphi, num_params());
+  }
+
+ private:
+  L2oDm<float> host_;  // names, parameter layout and initialisation: identical to the CPU learner
+  L2oDmFusedShape shape_;
+  DeviceBuffer<float> state_, c_init_, saved_buf_, ws_, phi_, dphi_, g_, u_, dl_du_;
+  int64_t saved_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<LearnerT<float>> make_l2o_dm_cuda(const L2oDmConfig& cfg) { return std::make_unique<CudaL2oDm>(cfg); }
+
+}  // namespace l2o

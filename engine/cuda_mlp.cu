@@ -1,0 +1,131 @@
+// MLP optimizee on the CUDA backend: the dataset lives on the device; a minibatch is gathered
+// there from its indices; forward and backward are cuBLAS GEMMs with the fused bias+activation,
+// activation-backward and softmax-cross-entropy kernels between them; the loss is a CUB sum.
+// Initialisation and batch sampling are the CPU twin's, so both backends see the same instances.
+#include "engine/backend.h"
+#include "kernels/cuda_context.cuh"
+#include "kernels/mlp_ops.h"
+
+namespace l2o {
+
+namespace {
+
+class CudaMlp : public OptimizeeT<float> {
+ public:
+  CudaMlp(std::unique_ptr<OptimizeeT<float>> host, const Dataset& data, std::vector<int64_t> sizes, Activation act)
+      : host_(std::move(host)), sizes_(std::move(sizes)), act_(act) {
+    int64_t off = 0;
+    for (size_t l = 0; l + 1 < sizes_.size(); ++l) {
+      offsets_.push_back(off);
+      off += sizes_[l] * sizes_[l + 1] + sizes_[l + 1];
+    }
+    images_.resize(static_cast<int64_t>(data.images.size()));
+    images_.upload(data.images.data(), images_.size());
+    labels_.resize(static_cast<int64_t>(data.labels.size()));
+    labels_.upload(data.labels.data(), labels_.size());
+    L2O_CHECK(offsets_.empty() ? false : off == host_->num_params(), "MLP layer sizes do not match the CPU twin");
+    theta_.resize(off);
+    grad_.resize(off);
+    a_.resize(sizes_.size());
+    loss_.resize(1);
+  }
+  std::string name() const override { return host_->name(); }
+  int64_t num_params() const override { return host_->num_params(); }
+  void init(uint64_t seed, float* theta) override { host_->init(seed, theta); }
+  void sample_batch(Rng& rng, Batch& batch) const override { host_->sample_batch(rng, batch); }
+
+  float loss_and_grad(const float* theta, const Batch& batch, float* grad) override {
+    const int64_t B = static_cast<int64_t>(batch.idx.size()), layers = static_cast<int64_t>(offsets_.size());
+    const int64_t classes = sizes_.back();
+    L2O_CHECK(B > 0, "empty minibatch");
+    size_buffers(B);
+    theta_.upload(theta, num_params());
+    idx_.upload(batch.idx.data(), B);
+    gather_rows_cuda(B, sizes_[0], images_.data(), labels_.data(), idx_.data(), a_[0].data(), y_.data());
+    cublasHandle_t h = cublas_handle();
+    const float one = 1.0f, zero = 0.0f;
+    // Row-major Z (B, out) = A (B, in) W (in, out) is column-major Z^T = W^T A^T: W and A as stored.
+    for (int64_t l = 0; l < layers; ++l) {
+      const int in = static_cast<int>(sizes_[l]), out = static_cast<int>(sizes_[l + 1]);
+      const float* w = theta_.data() + offsets_[l];
+      const float* b = w + sizes_[l] * sizes_[l + 1];
+      float* z = a_[l + 1].data();
+      CUBLAS_CHECK(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, out, static_cast<int>(B), in, &one, w, out,
+                               a_[l].data(), in, &zero, z, out));
+      if (l + 1 < layers) {
+        bias_act_forward_cuda(B, out, b, act_, z);
+      } else {
+        bias_add_cuda(B, out, b, z);
+      }
+    }
+    softmax_xent_cuda(B, classes, a_[layers].data(), y_.data(), 1.0f / static_cast<float>(B), loss_rows_.data(),
+                      delta_.data());
+    sum_cuda(B, loss_rows_.data(), loss_.data(), cub_ws_.data(), &cub_bytes_);
+    float loss = 0;
+    loss_.download(&loss, 1);
+    loss /= static_cast<float>(B);
+    if (!grad) return loss;
+    for (int64_t l = layers - 1; l >= 0; --l) {
+      const int in = static_cast<int>(sizes_[l]), out = static_cast<int>(sizes_[l + 1]);
+      const float* w = theta_.data() + offsets_[l];
+      float* gw = grad_.data() + offsets_[l];
+      float* gb = gw + sizes_[l] * sizes_[l + 1];
+      // gW (in, out) = A^T delta: column-major gW^T (out, in) = delta^T (out, B) A (B, in).
+      CUBLAS_CHECK(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_T, out, in, static_cast<int>(B), &one, delta_.data(), out,
+                               a_[l].data(), in, &zero, gw, out));
+      // gb (out) = column sums of delta (B, out).
+      CUBLAS_CHECK(cublasSgemv(h, CUBLAS_OP_N, out, static_cast<int>(B), &one, delta_.data(), out, ones_.data(), 1,
+                               &zero, gb, 1));
+      if (l > 0) {
+        // back (B, in) = delta W^T: column-major back^T (in, B) = W (in, out) delta^T (out, B).
+        CUBLAS_CHECK(cublasSgemm(h, CUBLAS_OP_T, CUBLAS_OP_N, in, static_cast<int>(B), out, &one, w, out,
+                                 delta_.data(), out, &zero, back_.data(), in));
+        act_backward_cuda(B * in, act_, a_[l].data(), back_.data());
+        delta_.swap(back_);
+      }
+    }
+    grad_.download(grad, num_params());
+    return loss;
+  }
+
+ private:
+  void size_buffers(int64_t B) {
+    if (B == batch_) return;
+    int64_t widest = 0;
+    for (size_t l = 0; l < sizes_.size(); ++l) {
+      a_[l].resize(B * sizes_[l]);
+      if (l > 0) widest = std::max(widest, sizes_[l]);
+    }
+    delta_.resize(B * widest);
+    back_.resize(B * widest);
+    loss_rows_.resize(B);
+    idx_.resize(B);
+    y_.resize(B);
+    std::vector<float> ones(B, 1.0f);
+    ones_.resize(B);
+    ones_.upload(ones.data(), B);
+    cub_bytes_ = 0;
+    sum_cuda(B, loss_rows_.data(), loss_.data(), nullptr, &cub_bytes_);
+    cub_ws_.resize(std::max<int64_t>(1, static_cast<int64_t>(cub_bytes_)));  // null would mean "query"
+    batch_ = B;
+  }
+
+  std::unique_ptr<OptimizeeT<float>> host_;
+  std::vector<int64_t> sizes_, offsets_;
+  Activation act_;
+  DeviceBuffer<float> images_, theta_, grad_, delta_, back_, loss_rows_, loss_, ones_;
+  DeviceBuffer<int32_t> labels_, idx_, y_;
+  DeviceBuffer<unsigned char> cub_ws_;
+  std::vector<DeviceBuffer<float>> a_;  // activations per layer (B, sizes[l]); the last holds the logits
+  size_t cub_bytes_ = 0;
+  int64_t batch_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<OptimizeeT<float>> make_mlp_cuda(std::unique_ptr<OptimizeeT<float>> cpu_twin, const Dataset& data,
+                                                 std::vector<int64_t> sizes, Activation act) {
+  return std::make_unique<CudaMlp>(std::move(cpu_twin), data, std::move(sizes), act);
+}
+
+}  // namespace l2o
