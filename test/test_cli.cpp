@@ -63,6 +63,7 @@ TEST_CASE("l2o_eval rejects bad input with exit code 2 and writes nothing", "[cl
   require_input_error(base + "--optimizer adam --problem quadratic --bogus 1", "unknown option --bogus", d);
   require_input_error(base + "--optimizer adam --problem quadratic --lr-grid 0.1,-2", "--lr-grid: \"-2\"", d);
   require_input_error(base + "--optimizer adam --problem quadratic --lr 0.1 --lr-grid 0.1", "exclude each other", d);
+  require_input_error(base + "--optimizer adam --problem quadratic --backend tpu", "unknown backend \"tpu\"", d);
 }
 
 TEST_CASE("l2o_eval writes curves and a summary for the same instances per optimizer", "[cli]") {
@@ -110,5 +111,7 @@ TEST_CASE("l2o_train rejects bad specs with the JSON path, exit code 2, nothing 
   require_input_error("l2o_train /nonexistent/spec.json --out " + d, "/nonexistent/spec.json", d);
   require_input_error("l2o_train --resume " + d, "not a run directory", d);
   require_input_error("l2o_train specs/l2o_dm.json --out " + d + " --backend tpu", "$.backend", d);
+  // "cuda" that cannot run: no device here, or (on a GPU machine) a problem without a CUDA twin.
+  require_input_error("l2o_train specs/l2o_dm_quadratic.json --out " + d + " --backend cuda", "backend \"cuda\"", d);
   fs::remove(spec);
 }

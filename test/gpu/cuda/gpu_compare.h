@@ -1,0 +1,82 @@
+// Helpers of the GPU-vs-CPU tests: device arrays with guard regions, and tolerance comparisons
+// that print the first mismatches (DESIGN.md section 3.7).
+#pragma once
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "engine/rng.h"
+#include "kernels/cuda_context.cuh"
+
+namespace l2o_gpu {
+
+constexpr int64_t kGuard = 64;  // values each side of every output
+constexpr float kSentinel = -12345.678f;
+
+// The op-test sizes: 1, 7, 33, 257 and MLP-orig's 15,910 coordinates.
+inline const std::vector<int64_t>& sizes() {
+  static const std::vector<int64_t> s = {1, 7, 33, 257, 15910};
+  return s;
+}
+
+inline std::vector<float> random_floats(int64_t n, float lo, float hi, uint64_t seed) {
+  l2o::Rng r(seed, 21);
+  std::vector<float> v(n);
+  for (auto& x : v) x = lo + (hi - lo) * static_cast<float>(r.uniform());
+  return v;
+}
+
+// A device copy of a host array between two guard regions of sentinels.
+template <typename T>
+class Guarded {
+ public:
+  explicit Guarded(const std::vector<T>& host) : n_(static_cast<int64_t>(host.size())), buf_(n_ + 2 * kGuard) {
+    std::vector<T> all(kGuard, static_cast<T>(kSentinel));
+    all.insert(all.end(), host.begin(), host.end());
+    all.insert(all.end(), kGuard, static_cast<T>(kSentinel));
+    buf_.upload(all.data(), n_ + 2 * kGuard);
+  }
+  T* data() { return buf_.data() + kGuard; }
+  // The interior; the guard regions are checked to be untouched.
+  std::vector<T> get() const {
+    std::vector<T> all(n_ + 2 * kGuard);
+    buf_.download(all.data(), n_ + 2 * kGuard);
+    for (int64_t i = 0; i < kGuard; ++i) {
+      INFO("guard value " << i << " before / after the output was overwritten");
+      REQUIRE(all[i] == static_cast<T>(kSentinel));
+      REQUIRE(all[n_ + kGuard + i] == static_cast<T>(kSentinel));
+    }
+    return std::vector<T>(all.begin() + kGuard, all.begin() + kGuard + n_);
+  }
+
+ private:
+  int64_t n_;
+  l2o::DeviceBuffer<T> buf_;
+};
+
+// |got - ref| <= atol + rtol |ref| with atol = atol_frac * max|ref|; ref finite and not all zero.
+inline void require_close(const std::vector<float>& got, const std::vector<float>& ref, double rtol, double atol_frac,
+                          const char* what) {
+  REQUIRE(got.size() == ref.size());
+  double refmax = 0;
+  for (float r : ref) {
+    REQUIRE(std::isfinite(r));
+    refmax = std::max(refmax, static_cast<double>(std::fabs(r)));
+  }
+  INFO(what << ": max |ref| " << refmax);
+  REQUIRE(refmax > 0);
+  const double atol = atol_frac * refmax;
+  int bad = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    const double err = std::fabs(static_cast<double>(got[i]) - ref[i]);
+    if (!(err <= atol + rtol * std::fabs(ref[i]))) {
+      if (bad < 5) UNSCOPED_INFO(what << "[" << i << "]: gpu " << got[i] << " cpu " << ref[i] << " err " << err);
+      ++bad;
+    }
+  }
+  INFO(what << ": " << bad << " of " << got.size() << " values outside rtol " << rtol << ", atol " << atol);
+  REQUIRE(bad == 0);
+}
+
+}  // namespace l2o_gpu
