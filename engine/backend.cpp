@@ -7,8 +7,8 @@
 namespace l2o {
 
 bool cuda_supports_problem(const ProblemConfig& problem, std::string* why) {
-  if (problem.type == "mlp") return true;
-  if (why) *why = "problem type \"" + problem.type + "\" has no CUDA implementation yet (MLPs do)";
+  if (problem.type == "mlp" || problem.type == "conv") return true;
+  if (why) *why = "problem type \"" + problem.type + "\" has no CUDA implementation yet (MLPs and conv nets do)";
   return false;
 }
 

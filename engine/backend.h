@@ -7,6 +7,7 @@
 
 #include "kernels/activation_math.h"
 #include "learners/l2o_dm.h"
+#include "optimizees/convnet_layout.h"
 #include "optimizees/dataset.h"
 #include "optimizees/optimizee.h"
 
@@ -39,5 +40,16 @@ std::unique_ptr<LearnerT<float>> make_l2o_dm_cuda(const L2oDmConfig& cfg);
 // (input, hidden..., classes) and hidden activation.
 std::unique_ptr<OptimizeeT<float>> make_mlp_cuda(std::unique_ptr<OptimizeeT<float>> cpu_twin, const Dataset& data,
                                                  std::vector<int64_t> sizes, Activation act);
+// The conv net likewise takes its CPU twin (a ConvNet<float>), the dataset it was built on and its
+// layout (ConvNet::layout(): block shapes, theta offsets, relu_logits).
+std::unique_ptr<OptimizeeT<float>> make_convnet_cuda(std::unique_ptr<OptimizeeT<float>> cpu_twin, const Dataset& data,
+                                                     ConvNetLayout layout);
+
+// A whole meta-segment (engine/segment.h's meta_segment) on the device, when the learner and the
+// optimizee are both the CUDA backend's; returns false and does nothing otherwise (always, in a
+// build without CUDA). Same contract and results as meta_segment.
+bool meta_segment_device(LearnerT<float>& learner, const float* phi, OptimizeeT<float>& opt, float* theta,
+                         Rng& batches, int64_t steps, float* dphi, double* meta_loss, double* final_loss,
+                         bool* finite);
 
 }  // namespace l2o

@@ -16,5 +16,15 @@ std::unique_ptr<OptimizeeT<float>> make_mlp_cuda(std::unique_ptr<OptimizeeT<floa
   throw InputError(kNoCuda);
 }
 
+std::unique_ptr<OptimizeeT<float>> make_convnet_cuda(std::unique_ptr<OptimizeeT<float>>, const Dataset&,
+                                                     ConvNetLayout) {
+  throw InputError(kNoCuda);
+}
+
+bool meta_segment_device(LearnerT<float>&, const float*, OptimizeeT<float>&, float*, Rng&, int64_t, float*, double*,
+                         double*, bool*) {
+  return false;
+}
+
 }  // namespace l2o
 #endif

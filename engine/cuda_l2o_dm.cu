@@ -3,6 +3,7 @@
 // The interface exchanges host arrays: g and u cross PCIe each step (n floats each way), phi is
 // re-sent each call (it changes every meta-step), dl_du once per backward.
 #include "engine/backend.h"
+#include "engine/cuda_resident.cuh"
 #include "kernels/cuda_context.cuh"
 #include "kernels/l2o_dm_fused.h"
 
@@ -10,7 +11,7 @@ namespace l2o {
 
 namespace {
 
-class CudaL2oDm : public LearnerT<float> {
+class CudaL2oDm : public LearnerT<float>, public DeviceLearner {
  public:
   explicit CudaL2oDm(const L2oDmConfig& cfg) : host_(cfg) {
     std::string why;
@@ -40,6 +41,7 @@ class CudaL2oDm : public LearnerT<float> {
     g_.resize(n);
     u_.resize(n);
     dl_du_.resize(shape_.slots * n);
+    buffers_moved();
     zero_state();
   }
   void zero_state() override {
@@ -54,12 +56,16 @@ class CudaL2oDm : public LearnerT<float> {
   }
   void step(const float* phi, const float* g, float* u, bool save) override {
     L2O_CHECK(shape_.n > 0, "reset() first");
-    L2O_CHECK(!save || saved_ < shape_.slots, "segment longer than the max_steps given to reset()");
     phi_.upload(phi, num_params());
     g_.upload(g, shape_.n);
-    l2o_dm_fused_step_cuda(shape_, phi_.data(), g_.data(), state_.data(), save ? saved_buf_.data() : nullptr,
-                           saved_, u_.data(), nullptr);
+    step_device(phi_.data(), g_.data(), u_.data(), nullptr, save);
     u_.download(u, shape_.n);
+  }
+  void step_device(const float* d_phi, const float* d_g, float* d_u, float* d_theta, bool save) override {
+    L2O_CHECK(shape_.n > 0, "reset() first");
+    L2O_CHECK(!save || saved_ < shape_.slots, "segment longer than the max_steps given to reset()");
+    l2o_dm_fused_step_cuda(shape_, d_phi, d_g, state_.data(), save ? saved_buf_.data() : nullptr, saved_, d_u,
+                           d_theta);
     if (save) ++saved_;
   }
   int64_t saved_steps() const override { return saved_; }
@@ -67,9 +73,16 @@ class CudaL2oDm : public LearnerT<float> {
     L2O_CHECK(saved_ > 0, "backward without saved steps");
     phi_.upload(phi, num_params());
     dl_du_.upload(dl_du, saved_ * shape_.n);
-    l2o_dm_fused_backward_cuda(shape_, phi_.data(), saved_, saved_buf_.data(), c_init_.data(), dl_du_.data(),
-                               ws_.data(), dphi_.data());
+    backward_device(phi_.data(), dl_du_.data(), dphi_.data());
     dphi_.download(dphi, num_params());
+  }
+  void set_saved_steps(int64_t steps) override {
+    L2O_CHECK(steps >= 0 && steps <= shape_.slots, "saved steps " << steps << " outside [0, " << shape_.slots << "]");
+    saved_ = steps;
+  }
+  void backward_device(const float* d_phi, const float* d_dl_du, float* d_dphi) override {
+    L2O_CHECK(saved_ > 0, "backward without saved steps");
+    l2o_dm_fused_backward_cuda(shape_, d_phi, saved_, saved_buf_.data(), c_init_.data(), d_dl_du, ws_.data(), d_dphi);
   }
 
  private:

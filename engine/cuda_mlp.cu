@@ -3,6 +3,7 @@
 // activation-backward and softmax-cross-entropy kernels between them; the loss is a CUB sum.
 // Initialisation and batch sampling are the CPU twin's, so both backends see the same instances.
 #include "engine/backend.h"
+#include "engine/cuda_resident.cuh"
 #include "kernels/cuda_context.cuh"
 #include "kernels/mlp_ops.h"
 
@@ -10,7 +11,7 @@ namespace l2o {
 
 namespace {
 
-class CudaMlp : public OptimizeeT<float> {
+class CudaMlp : public OptimizeeT<float>, public DeviceOptimizee {
  public:
   CudaMlp(std::unique_ptr<OptimizeeT<float>> host, const Dataset& data, std::vector<int64_t> sizes, Activation act)
       : host_(std::move(host)), sizes_(std::move(sizes)), act_(act) {
@@ -35,19 +36,29 @@ class CudaMlp : public OptimizeeT<float> {
   void sample_batch(Rng& rng, Batch& batch) const override { host_->sample_batch(rng, batch); }
 
   float loss_and_grad(const float* theta, const Batch& batch, float* grad) override {
-    const int64_t B = static_cast<int64_t>(batch.idx.size()), layers = static_cast<int64_t>(offsets_.size());
-    const int64_t classes = sizes_.back();
+    const int64_t B = static_cast<int64_t>(batch.idx.size());
     L2O_CHECK(B > 0, "empty minibatch");
     size_buffers(B);
     theta_.upload(theta, num_params());
     idx_.upload(batch.idx.data(), B);
-    gather_rows_cuda(B, sizes_[0], images_.data(), labels_.data(), idx_.data(), a_[0].data(), y_.data());
+    loss_and_grad_device(theta_.data(), idx_.data(), B, loss_.data(), grad ? grad_.data() : nullptr);
+    float loss = 0;
+    loss_.download(&loss, 1);
+    if (grad) grad_.download(grad, num_params());
+    return loss;
+  }
+
+  void loss_and_grad_device(const float* d_theta, const int32_t* d_idx, int64_t B, float* d_loss,
+                            float* d_grad) override {
+    const int64_t layers = static_cast<int64_t>(offsets_.size()), classes = sizes_.back();
+    size_buffers(B);
+    gather_rows_cuda(B, sizes_[0], images_.data(), labels_.data(), d_idx, a_[0].data(), y_.data());
     cublasHandle_t h = cublas_handle();
     const float one = 1.0f, zero = 0.0f;
     // Row-major Z (B, out) = A (B, in) W (in, out) is column-major Z^T = W^T A^T: W and A as stored.
     for (int64_t l = 0; l < layers; ++l) {
       const int in = static_cast<int>(sizes_[l]), out = static_cast<int>(sizes_[l + 1]);
-      const float* w = theta_.data() + offsets_[l];
+      const float* w = d_theta + offsets_[l];
       const float* b = w + sizes_[l] * sizes_[l + 1];
       float* z = a_[l + 1].data();
       CUBLAS_CHECK(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, out, static_cast<int>(B), in, &one, w, out,
@@ -60,15 +71,13 @@ class CudaMlp : public OptimizeeT<float> {
     }
     softmax_xent_cuda(B, classes, a_[layers].data(), y_.data(), 1.0f / static_cast<float>(B), loss_rows_.data(),
                       delta_.data());
-    sum_cuda(B, loss_rows_.data(), loss_.data(), cub_ws_.data(), &cub_bytes_);
-    float loss = 0;
-    loss_.download(&loss, 1);
-    loss /= static_cast<float>(B);
-    if (!grad) return loss;
+    sum_cuda(B, loss_rows_.data(), d_loss, cub_ws_.data(), &cub_bytes_);
+    scale_cuda(1, 1.0f / static_cast<float>(B), d_loss);  // the batch mean, as the CPU divides the sum
+    if (!d_grad) return;
     for (int64_t l = layers - 1; l >= 0; --l) {
       const int in = static_cast<int>(sizes_[l]), out = static_cast<int>(sizes_[l + 1]);
-      const float* w = theta_.data() + offsets_[l];
-      float* gw = grad_.data() + offsets_[l];
+      const float* w = d_theta + offsets_[l];
+      float* gw = d_grad + offsets_[l];
       float* gb = gw + sizes_[l] * sizes_[l + 1];
       // gW (in, out) = A^T delta: column-major gW^T (out, in) = delta^T (out, B) A (B, in).
       CUBLAS_CHECK(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_T, out, in, static_cast<int>(B), &one, delta_.data(), out,
@@ -84,8 +93,6 @@ class CudaMlp : public OptimizeeT<float> {
         delta_.swap(back_);
       }
     }
-    grad_.download(grad, num_params());
-    return loss;
   }
 
  private:
@@ -108,6 +115,7 @@ class CudaMlp : public OptimizeeT<float> {
     sum_cuda(B, loss_rows_.data(), loss_.data(), nullptr, &cub_bytes_);
     cub_ws_.resize(std::max<int64_t>(1, static_cast<int64_t>(cub_bytes_)));  // null would mean "query"
     batch_ = B;
+    buffers_moved();
   }
 
   std::unique_ptr<OptimizeeT<float>> host_;

@@ -3,8 +3,11 @@
 // dL/du_t = sum_{s>t} g_s and the backward never touches the optimizee again.
 #pragma once
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
+#include "engine/backend.h"
+#include "kernels/segment_ops.h"
 #include "learners/learner.h"
 #include "optimizees/optimizee.h"
 
@@ -22,11 +25,15 @@ struct SegmentResult {
 template <typename T>
 SegmentResult<T> meta_segment(LearnerT<T>& learner, const T* phi, OptimizeeT<T>& opt, T* theta, Rng& batches,
                               int64_t steps, std::vector<T>& dl_du, std::vector<T>& u, T* dphi) {
+  SegmentResult<T> r;
+  if constexpr (std::is_same_v<T, float>) {  // both on the CUDA backend: the device-resident path
+    if (meta_segment_device(learner, phi, opt, theta, batches, steps, dphi, &r.meta_loss, &r.final_loss, &r.finite))
+      return r;
+  }
   const int64_t n = opt.num_params();
   dl_du.resize(steps * n);
   u.resize(n);
   std::vector<T> g0(n);
-  SegmentResult<T> r;
   Batch batch;
   learner.begin_segment();
   for (int64_t t = 0; t <= steps; ++t) {
@@ -46,8 +53,7 @@ SegmentResult<T> meta_segment(LearnerT<T>& learner, const T* phi, OptimizeeT<T>&
     for (int64_t i = 0; i < n; ++i) theta[i] += u[i];
   }
   if (!r.finite) return r;
-  for (int64_t t = steps - 2; t >= 0; --t)
-    for (int64_t i = 0; i < n; ++i) dl_du[t * n + i] += dl_du[(t + 1) * n + i];
+  suffix_sum_steps_cpu(steps, n, dl_du.data());
   learner.backward(phi, dl_du.data(), dphi);
   for (int64_t i = 0; i < learner.num_params(); ++i)
     if (!std::isfinite(static_cast<double>(dphi[i]))) r.finite = false;

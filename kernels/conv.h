@@ -1,4 +1,7 @@
-// Ops of the convolutional optimizees (REFERENCE.md section 3, Conv-MNIST / Conv-CIFAR), CPU twins.
+// Ops of the convolutional optimizees (REFERENCE.md section 3, Conv-MNIST / Conv-CIFAR). The CPU twins
+// (conv_cpu.cpp) are the reference for the CUDA twins (conv.cu, batchnorm.cu), which take the same
+// arguments on device pointers (workspaces included), run on cuda_stream() and are instantiated for
+// float and double like the CPU twins. The CUDA reductions are deterministic (fixed order, no atomics).
 //
 // Layout: NCHW, contiguous. Activations x (n, c, h, w); conv weights (c_out, c_in, k, k); biases (c_out).
 // Every backward overwrites its outputs (no accumulation) unless stated otherwise.
@@ -27,39 +30,63 @@ struct ConvShape {
 
 // y (n, c_out, h_out, w_out) = conv(x, w) + b; b may be null (no bias).
 // col: workspace of s.col_size() values.
+// CUDA: per image, an im2col kernel then one cuBLAS GEMM (the same one-image workspace), then the bias.
 template <typename T>
 void conv2d_forward_cpu(const ConvShape& s, const T* x, const T* w, const T* b, T* y, T* col);
+template <typename T>
+void conv2d_forward_cuda(const ConvShape& s, const T* x, const T* w, const T* b, T* y, T* col);
 
 // From dy (n, c_out, h_out, w_out): dx (n, c_in, h, w) (may be null: not needed), dw (c_out, c_in, k, k),
 // db (c_out) (may be null). col, dcol: workspaces of s.col_size() values each (im2col is recomputed).
+// CUDA: dw accumulated image by image by cuBLAS (beta = 1 after the first), dx by a GEMM into dcol and
+// a gathering col2im (one thread per input pixel, no atomics), db by a per-channel reduction in double.
 template <typename T>
 void conv2d_backward_cpu(const ConvShape& s, const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, T* col,
                          T* dcol);
+template <typename T>
+void conv2d_backward_cuda(const ConvShape& s, const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, T* col,
+                          T* dcol);
 
 // Batch norm in training mode over x (n, c, hw): per channel, batch statistics over the n*hw values
 // (biased variance), y = gamma * (x - mean) / sqrt(var + eps) + beta. Keeps xhat (n, c, hw) and
-// inv_std (c) for the backward. Sums are accumulated in double.
+// inv_std (c) for the backward. Sums are accumulated in double (CUDA: one block per channel, each
+// thread a fixed strided subset, then a fixed-order tree in shared memory).
 template <typename T>
 void batchnorm_forward_cpu(int64_t n, int64_t c, int64_t hw, const T* x, const T* gamma, const T* beta, T eps, T* y,
                            T* xhat, T* inv_std);
+template <typename T>
+void batchnorm_forward_cuda(int64_t n, int64_t c, int64_t hw, const T* x, const T* gamma, const T* beta, T eps,
+                            T* y, T* xhat, T* inv_std);
 
 // From dy (n, c, hw): dx (n, c, hw) (may alias dy), dgamma (c), dbeta (c).
 template <typename T>
 void batchnorm_backward_cpu(int64_t n, int64_t c, int64_t hw, const T* dy, const T* xhat, const T* gamma,
                             const T* inv_std, T* dx, T* dgamma, T* dbeta);
+template <typename T>
+void batchnorm_backward_cuda(int64_t n, int64_t c, int64_t hw, const T* dy, const T* xhat, const T* gamma,
+                             const T* inv_std, T* dx, T* dgamma, T* dbeta);
 
 // y = max(x, 0) over `count` values (y may alias x); backward dx = dy where y > 0 (dx may alias dy).
 template <typename T>
 void relu_forward_cpu(int64_t count, const T* x, T* y);
 template <typename T>
 void relu_backward_cpu(int64_t count, const T* y, const T* dy, T* dx);
+template <typename T>
+void relu_forward_cuda(int64_t count, const T* x, T* y);
+template <typename T>
+void relu_backward_cuda(int64_t count, const T* y, const T* dy, T* dx);
 
 // 2x2 max-pool, stride 2, VALID (floor): x (nc, h, w) -> y (nc, h/2, w/2); argmax (nc, h/2, w/2) is the
 // index within the input plane (i*w + j) of the chosen value (first maximum in row-major window order).
 template <typename T>
 void maxpool2x2_forward_cpu(int64_t nc, int64_t h, int64_t w, const T* x, T* y, int32_t* argmax);
+template <typename T>
+void maxpool2x2_forward_cuda(int64_t nc, int64_t h, int64_t w, const T* x, T* y, int32_t* argmax);
 // dx (nc, h, w) = zeros, then dy routed to argmax (rows/columns cut off by the floor get 0).
+// CUDA: one thread per input pixel (the windows do not overlap), so no atomics.
 template <typename T>
 void maxpool2x2_backward_cpu(int64_t nc, int64_t h, int64_t w, const T* dy, const int32_t* argmax, T* dx);
+template <typename T>
+void maxpool2x2_backward_cuda(int64_t nc, int64_t h, int64_t w, const T* dy, const int32_t* argmax, T* dx);
 
 }  // namespace l2o

@@ -159,12 +159,7 @@ void maxpool2x2_forward_cpu(int64_t nc, int64_t h, int64_t w, const T* x, T* y, 
     const T* xp = x + p * h * w;
     for (int64_t i = 0; i < ho; ++i)
       for (int64_t j = 0; j < wo; ++j) {
-        int64_t best = (2 * i) * w + 2 * j;
-        for (int64_t di = 0; di < 2; ++di)
-          for (int64_t dj = 0; dj < 2; ++dj) {
-            const int64_t idx = (2 * i + di) * w + 2 * j + dj;
-            if (xp[idx] > xp[best]) best = idx;
-          }
+        const int64_t best = pool2_argmax(xp, w, i, j);
         y[(p * ho + i) * wo + j] = xp[best];
         argmax[(p * ho + i) * wo + j] = static_cast<int32_t>(best);
       }

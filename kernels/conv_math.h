@@ -13,6 +13,20 @@ L2O_HD int64_t conv_out_size(int64_t in, int64_t k, int64_t stride) { return in 
 // Output side of the 2x2 stride-2 max-pool, VALID (floor): 26 -> 13, 9 -> 4, 15 -> 7, 2 -> 1.
 L2O_HD int64_t pool2_out_size(int64_t in) { return in / 2; }
 
+// The 2x2 max-pool's choice for output (i, j) of a plane xp (h, w) (row stride w): the index i*w + j
+// within the plane of the first maximum in row-major window order (ties go to the earlier value; a NaN
+// is chosen only when it comes first).
+template <typename T>
+L2O_HD int64_t pool2_argmax(const T* xp, int64_t w, int64_t i, int64_t j) {
+  int64_t best = (2 * i) * w + 2 * j;
+  for (int64_t di = 0; di < 2; ++di)
+    for (int64_t dj = 0; dj < 2; ++dj) {
+      const int64_t idx = (2 * i + di) * w + 2 * j + dj;
+      if (xp[idx] > xp[best]) best = idx;
+    }
+  return best;
+}
+
 template <typename T>
 L2O_HD T relu_fwd(T x) {
   return x > T(0) ? x : T(0);

@@ -19,6 +19,11 @@ cublasHandle_t cublas_handle() {
     CUBLAS_CHECK(cublasSetStream(hd, cuda_stream()));
     // Plain fp32 (no TF32 tensor-op shortcuts): the results must match the CPU reference.
     CUBLAS_CHECK(cublasSetMathMode(hd, CUBLAS_DEFAULT_MATH));
+    // A workspace of our own, so cuBLAS never allocates inside a captured CUDA graph.
+    constexpr size_t kWorkspaceBytes = 32u << 20;
+    void* ws = nullptr;
+    CUDA_CHECK(cudaMalloc(&ws, kWorkspaceBytes));
+    CUBLAS_CHECK(cublasSetWorkspace(hd, ws, kWorkspaceBytes));
     return hd;
   }();
   return h;

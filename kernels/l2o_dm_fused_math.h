@@ -42,23 +42,32 @@ struct FusedDims {
   L2O_HD int saved_rows() const { return row_h1() + H1; }
 };
 
+// Unit u's four gate pre-activations z = b + w^T xh (columns u, H+u, 2H+u, 3H+u of w (K, 4H)).
+template <typename T>
+L2O_HD void fused_gate_preact(int K, int H, int u, const T* xh, const T* w, const T* b, T z[4]) {
+  const int G = 4 * H;
+  z[0] = b[u];
+  z[1] = b[H + u];
+  z[2] = b[2 * H + u];
+  z[3] = b[3 * H + u];
+  for (int k = 0; k < K; ++k) {
+    const T x = xh[k];
+    const T* wk = w + static_cast<int64_t>(k) * G;
+    z[0] += x * wk[u];
+    z[1] += x * wk[H + u];
+    z[2] += x * wk[2 * H + u];
+    z[3] += x * wk[3 * H + u];
+  }
+}
+
 // One LSTM layer step of one coordinate: xh (in+H) in local memory, w (in+H, 4H) row-major.
 template <typename T>
 L2O_HD void fused_layer_forward(int in, int H, const T* xh, const T* w, const T* b, T fb, const T* c_prev, T* c,
                                 T* h) {
-  const int K = in + H, G = 4 * H;
   for (int u = 0; u < H; ++u) {
-    T zi = b[u], zj = b[H + u], zf = b[2 * H + u], zo = b[3 * H + u];
-    for (int k = 0; k < K; ++k) {
-      const T x = xh[k];
-      const T* wk = w + static_cast<int64_t>(k) * G;
-      zi += x * wk[u];
-      zj += x * wk[H + u];
-      zf += x * wk[2 * H + u];
-      zo += x * wk[3 * H + u];
-    }
-    T gi, gj, gf, go;
-    lstm_cell_forward_elem(zi, zj, zf, zo, c_prev[u], fb, &gi, &gj, &gf, &go, &c[u], &h[u]);
+    T z[4], gi, gj, gf, go;
+    fused_gate_preact(in + H, H, u, xh, w, b, z);
+    lstm_cell_forward_elem(z[0], z[1], z[2], z[3], c_prev[u], fb, &gi, &gj, &gf, &go, &c[u], &h[u]);
   }
 }
 
@@ -71,17 +80,9 @@ L2O_HD void fused_layer_backward(int in, int H, const T* xh, const T* w, const T
   const int K = in + H, G = 4 * H;
   for (int k = 0; k < K; ++k) dxh[k] = T(0);
   for (int u = 0; u < H; ++u) {
-    T zi = b[u], zj = b[H + u], zf = b[2 * H + u], zo = b[3 * H + u];
-    for (int k = 0; k < K; ++k) {
-      const T x = xh[k];
-      const T* wk = w + static_cast<int64_t>(k) * G;
-      zi += x * wk[u];
-      zj += x * wk[H + u];
-      zf += x * wk[2 * H + u];
-      zo += x * wk[3 * H + u];
-    }
-    T gi, gj, gf, go, c_re, h_re;
-    lstm_cell_forward_elem(zi, zj, zf, zo, c_prev[u], fb, &gi, &gj, &gf, &go, &c_re, &h_re);
+    T z[4], gi, gj, gf, go, c_re, h_re;
+    fused_gate_preact(K, H, u, xh, w, b, z);
+    lstm_cell_forward_elem(z[0], z[1], z[2], z[3], c_prev[u], fb, &gi, &gj, &gf, &go, &c_re, &h_re);
     T dzi, dzj, dzf, dzo, dcu = dc[u];
     lstm_cell_backward_elem(gi, gj, gf, go, c_prev[u], c[u], dh[u], &dcu, &dzi, &dzj, &dzf, &dzo);
     dc[u] = dcu;

@@ -36,6 +36,11 @@ __global__ void act_backward_kernel(int64_t count, Activation act, const float* 
   if (i < count) delta[i] *= activate_grad_from_output(act, a[i]);
 }
 
+__global__ void scale_kernel(int64_t count, float a, float* x) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < count) x[i] *= a;
+}
+
 __global__ void softmax_xent_kernel(int64_t rows, int64_t classes, const float* logits, const int32_t* y,
                                     float scale, float* loss_rows, float* dlogits) {
   const int64_t r = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
@@ -77,6 +82,12 @@ void softmax_xent_cuda(int64_t rows, int64_t classes, const float* logits, const
   if (rows == 0) return;
   softmax_xent_kernel<<<grid_for(rows, kThreads), kThreads, 0, cuda_stream()>>>(rows, classes, logits, y, scale,
                                                                                 loss_rows, dlogits);
+  CUDA_CHECK_LAUNCH();
+}
+
+void scale_cuda(int64_t count, float a, float* x) {
+  if (count == 0) return;
+  scale_kernel<<<grid_for(count, kThreads), kThreads, 0, cuda_stream()>>>(count, a, x);
   CUDA_CHECK_LAUNCH();
 }
 

@@ -32,6 +32,10 @@ void softmax_xent_cpu(int64_t rows, int64_t classes, const float* logits, const 
 void softmax_xent_cuda(int64_t rows, int64_t classes, const float* logits, const int32_t* y, float scale,
                        float* loss_rows, float* dlogits);
 
+// x (count) *= a.
+void scale_cpu(int64_t count, float a, float* x);
+void scale_cuda(int64_t count, float a, float* x);
+
 // out[0] = sum of x (count). The CUDA twin writes device memory (CUB's deterministic reduction);
 // ws/ws_bytes: its temporary storage (query with ws = nullptr, which sets ws_bytes and returns).
 void sum_cpu(int64_t count, const float* x, float* out, void* ws, size_t* ws_bytes);

@@ -36,6 +36,10 @@ void softmax_xent_cpu(int64_t rows, int64_t classes, const float* logits, const 
     loss_rows[r] = softmax_xent_row(logits + r * classes, classes, y[r], dlogits + r * classes, scale);
 }
 
+void scale_cpu(int64_t count, float a, float* x) {
+  for (int64_t i = 0; i < count; ++i) x[i] *= a;
+}
+
 void sum_cpu(int64_t count, const float* x, float* out, void* ws, size_t* ws_bytes) {
   if (!ws) {
     *ws_bytes = 1;  // nothing needed; a non-zero size keeps the calling pattern uniform

@@ -17,6 +17,7 @@
 #include <Eigen/Dense>
 
 #include "kernels/conv.h"
+#include "optimizees/convnet_layout.h"
 #include "optimizees/dataset.h"
 #include "optimizees/optimizee.h"
 
@@ -34,7 +35,10 @@ struct ConvNetArch {
 // "conv_mnist": {3x3x16 s1, 5x5x32 s1}; "conv_cifar": {3x3x16 s2, 5x5x32 s2}. Throws InputError otherwise.
 ConvNetArch conv_arch_by_name(const std::string& arch, bool relu_logits = true);
 
-constexpr double kBnEps = 1e-5;  // batch-norm epsilon (TF's tf.contrib.layers.batch_norm default is 1e-3)
+// Batch-norm epsilon: the authors' conv optimizees call tf.layers.batch_normalization(inputs,
+// training=training) with the default epsilon=0.001 (VITA-Group/Open-L2O, "Model_Free_L2O/L2O-DM and
+// L2O-RNNProp/problems.py", mnist_conv and cifar10).
+constexpr double kBnEps = 1e-3;
 
 template <typename T>
 class ConvNet : public OptimizeeT<T> {
@@ -47,12 +51,23 @@ class ConvNet : public OptimizeeT<T> {
   void sample_batch(Rng& rng, Batch& batch) const override;
   T loss_and_grad(const T* theta, const Batch& batch, T* grad) override;
 
+  // Read-only views for the CUDA twin (engine/cuda_convnet.cu): the dataset, the shapes and offsets.
+  const Dataset& data() const { return data_; }
+  const ConvNetArch& arch() const { return arch_; }
+  ConvNetLayout layout() const {
+    ConvNetLayout l;
+    l.blocks.assign(blocks_.begin(), blocks_.end());
+    l.features = features_;
+    l.off_fc_w = off_fc_w_;
+    l.off_fc_b = off_fc_b_;
+    l.relu_logits = arch_.relu_logits;
+    l.bn_eps = kBnEps;
+    return l;
+  }
+
  private:
   using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-  struct Block {
-    ConvShape conv;               // n is set per call from the batch size
-    int64_t ph = 0, pw = 0;       // pooled output size
-    int64_t off_w = 0, off_b = 0, off_gamma = 0, off_beta = 0;  // into theta
+  struct Block : ConvBlockLayout {
     // workspaces (reused between calls)
     std::vector<T> z, xhat, inv_std, a, p;  // conv out, BN xhat, 1/std, ReLU(BN) out, pooled out
     std::vector<int32_t> argmax;

@@ -109,6 +109,12 @@ std::unique_ptr<OptimizeeT<T>> make_optimizee(const ProblemConfig& cfg, Backend 
   if (!cuda_supports_problem(cfg, &why)) throw InputError("backend \"cuda\": " + why);
   if constexpr (std::is_same_v<T, float>) {
     auto cpu = make_optimizee<float>(cfg);
+    if (cfg.type == "conv") {
+      const auto& net = dynamic_cast<const ConvNet<float>&>(*cpu);
+      const Dataset& data = net.data();
+      ConvNetLayout layout = net.layout();
+      return make_convnet_cuda(std::move(cpu), data, std::move(layout));
+    }
     const auto& mlp = dynamic_cast<const Mlp<float>&>(*cpu);
     const Dataset& data = mlp.data();
     std::vector<int64_t> sizes = mlp.sizes();

@@ -12,6 +12,7 @@ using namespace l2o;
 TEST_CASE("backend resolution: cpu, cuda and auto", "[backend]") {
   const ProblemConfig mlp = problem_config_by_name("mlp_orig");
   const ProblemConfig conv = problem_config_by_name("conv_mnist");
+  const ProblemConfig quad = problem_config_by_name("quadratic");
   REQUIRE(resolve_backend("cpu", mlp).kind == Backend::cpu);
   REQUIRE(resolve_backend("cpu", mlp).device == "cpu");
   REQUIRE_THROWS_WITH(resolve_backend("gpu", mlp), Catch::Contains("unknown backend \"gpu\""));
@@ -27,14 +28,18 @@ TEST_CASE("backend resolution: cpu, cuda and auto", "[backend]") {
     REQUIRE(resolve_backend("cuda", mlp).kind == Backend::cuda);
     REQUIRE_THAT(resolve_backend("cuda", mlp).device, Catch::Contains(d.name));
     REQUIRE(resolve_backend("auto", mlp).kind == Backend::cuda);
-    REQUIRE_THROWS_WITH(resolve_backend("cuda", conv), Catch::Contains("\"conv\" has no CUDA implementation"));
-    REQUIRE(resolve_backend("auto", conv).kind == Backend::cpu);
+    REQUIRE(resolve_backend("cuda", conv).kind == Backend::cuda);
+    REQUIRE(resolve_backend("auto", conv).kind == Backend::cuda);
+    REQUIRE_THROWS_WITH(resolve_backend("cuda", quad), Catch::Contains("\"quadratic\" has no CUDA implementation"));
+    REQUIRE(resolve_backend("auto", quad).kind == Backend::cpu);
   }
 }
 
 TEST_CASE("the CUDA backend states which learners and problems it runs", "[backend]") {
   std::string why;
   REQUIRE(cuda_supports_problem(problem_config_by_name("mlp_deeper"), &why));
+  for (const char* conv : {"conv_mnist", "conv_cifar", "conv_cifar_standin"})
+    REQUIRE(cuda_supports_problem(problem_config_by_name(conv), &why));
   REQUIRE_FALSE(cuda_supports_problem(problem_config_by_name("quadratic"), &why));
   REQUIRE_THAT(why, Catch::Contains("\"quadratic\" has no CUDA implementation"));
   L2oDmConfig c;

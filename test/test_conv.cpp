@@ -1,6 +1,7 @@
 // Conv optimizee ops and the whole ConvNet against central finite differences (double), plus
 // parameter counts and the loss at init on real MNIST.
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <cmath>
 #include <numeric>
 
@@ -201,6 +202,50 @@ TEST_CASE("ConvNet loss gradient matches finite differences", "[conv]") {
     auto fd = central_diff(theta, [&] { return net.loss_and_grad(theta.data(), batch, nullptr); });
     require_close(g, fd, kRtol, kAtol);
   }
+}
+
+TEST_CASE("ConvNet batch norm uses the authors' epsilon 1e-3 (tf.layers.batch_normalization default)", "[conv]") {
+  // One 1x1 conv block (1 -> 1 channel) on 2x2 images, pooled to 1x1, FC 1 -> 2, linear logits.
+  // With a small kernel (0.01, as at init) the conv output's batch variance is ~1e-5, so the
+  // epsilon dominates the normalisation: eps 1e-3 and 1e-5 give clearly different losses.
+  REQUIRE(kBnEps == 1e-3);
+  Dataset d;
+  d.name = "bn_eps";
+  d.n = 2;
+  d.channels = 1;
+  d.height = d.width = 2;
+  d.num_classes = 2;
+  d.images = {0.0f, 0.25f, 0.5f, 1.0f, 0.75f, 0.125f, 0.0f, 0.5f};
+  d.labels = {0, 1};
+  ConvNetArch arch;
+  arch.blocks = {{1, 1, 1}};
+  arch.relu_logits = false;
+  ConvNet<double> net("bn_eps", d, arch, 2, 0.01);
+  REQUIRE(net.num_params() == 8);  // w, bias, gamma, beta, FC W (1x2), FC b (2)
+  const double w = 0.01, gamma = 1.5, beta = 0.1;
+  const std::vector<double> theta = {w, 0.0, gamma, beta, 1.0, -1.0, 0.05, -0.05};
+  Batch batch;
+  batch.idx = {0, 1};
+  auto expected = [&](double eps) {
+    double mu = 0, var = 0;
+    for (float x : d.images) mu += w * x;
+    mu /= 8;
+    for (float x : d.images) var += (w * x - mu) * (w * x - mu);
+    var /= 8;  // biased, as TF's training-mode batch norm normalises with
+    double loss = 0;
+    for (int i = 0; i < 2; ++i) {
+      double p = 0;  // max-pool over ReLU(BN) >= 0
+      for (int j = 0; j < 4; ++j)
+        p = std::max(p, std::max(0.0, gamma * (w * d.images[i * 4 + j] - mu) / std::sqrt(var + eps) + beta));
+      const double l0 = p + 0.05, l1 = -p - 0.05;
+      const double m = std::max(l0, l1), lse = m + std::log(std::exp(l0 - m) + std::exp(l1 - m));
+      loss += lse - (d.labels[i] == 0 ? l0 : l1);
+    }
+    return loss / 2;
+  };
+  const double got = net.loss_and_grad(theta.data(), batch, nullptr);
+  REQUIRE(got == Approx(expected(1e-3)).epsilon(1e-12));
+  REQUIRE(std::fabs(expected(1e-3) - expected(1e-5)) > 0.1);  // the test can tell the two apart
 }
 
 TEST_CASE("conv_mnist and conv_cifar parameter counts", "[conv]") {

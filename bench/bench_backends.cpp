@@ -1,0 +1,162 @@
+// End-to-end L2O-DM throughput on MLP-orig for each available backend, measured side by side:
+// rounds alternate the backends, each round timing one meta-iteration (a 20-step segment through
+// meta_segment + Adam on phi, as the trainer runs it) and `--eval-steps` evaluation steps (learner
+// step without saving + optimizee loss and gradient). Before timing it checks that every backend
+// computes the same first meta-loss from the same weights and batches (equal work).
+//
+//   bench_backends [--backends cpu,cuda] [--rounds R] [--eval-steps E] [--max-seconds S]
+//                  [--json FILE] [--data-dir D]
+// Prints JSON lines and a markdown table (medians; ratios against the first backend).
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include "engine/backend.h"
+#include "engine/device.h"
+#include "engine/numerics.h"
+#include "engine/segment.h"
+#include "kernels/optim.h"
+#include "learners/learner_factory.h"
+#include "tools/cli_args.h"
+
+using namespace l2o;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+struct Runner {
+  Backend backend;
+  std::unique_ptr<LearnerT<float>> learner, eval_learner;
+  std::unique_ptr<OptimizeeT<float>> opt;
+  std::vector<float> phi, theta, m, v, dphi, dl_du, u, g;
+  int64_t adam_t = 0, segments = 0;
+  std::vector<double> meta_ms, eval_ms;
+  double first_meta_loss = NAN;
+};
+
+double median(std::vector<double> x) {
+  if (x.empty()) return NAN;
+  std::nth_element(x.begin(), x.begin() + x.size() / 2, x.end());
+  return x[x.size() / 2];
+}
+
+double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
+
+}  // namespace
+
+static int run(int argc, char** argv) {
+  CliArgs args(argc, argv, {"backends", "rounds", "eval-steps", "max-seconds", "json", "data-dir"}, {"help"});
+  if (args.has("help")) {
+    std::cout << "usage: bench_backends [--backends cpu,cuda] [--rounds R] [--eval-steps E] [--max-seconds S] "
+                 "[--json FILE] [--data-dir D]\n";
+    return 0;
+  }
+  std::vector<std::string> names = args.list("backends");
+  if (names.empty()) names = {"cpu", "cuda"};
+  const int64_t rounds = args.integer("rounds", 20, 1), eval_steps = args.integer("eval-steps", 20, 1);
+  const double max_s = args.number("max-seconds", 60);
+  ProblemConfig cfg = problem_config_by_name("mlp_orig");
+  cfg.data_dir = args.get("data-dir", "");
+  enable_flush_to_zero();
+
+  std::vector<Runner> runners;
+  std::vector<std::string> devices;
+  for (const auto& name : names) {
+    ResolvedBackend rb;
+    try {
+      rb = resolve_backend(name, cfg);
+    } catch (const InputError& e) {  // a backend that cannot run here is reported, not fatal
+      std::fprintf(stderr, "bench_backends: skipping %s: %s\n", name.c_str(), e.what());
+      continue;
+    }
+    Runner r;
+    r.backend = rb.kind;
+    nlohmann::json lcfg = nlohmann::json::object();
+    r.learner = make_learner<float>(SpecNode(lcfg, "$.learner"), rb.kind);
+    r.eval_learner = make_learner<float>(SpecNode(lcfg, "$.learner"), rb.kind);
+    r.opt = make_optimizee<float>(cfg, rb.kind);
+    const int64_t n = r.opt->num_params(), p = r.learner->num_params();
+    r.phi.resize(p);
+    r.learner->init_params(0, r.phi.data());
+    r.theta.resize(n);
+    r.m.assign(p, 0.0f);
+    r.v.assign(p, 0.0f);
+    r.dphi.resize(p);
+    r.g.resize(n);
+    r.u.resize(n);
+    r.learner->reset(n, 20);
+    r.eval_learner->reset(n, 0);
+    runners.push_back(std::move(r));
+    devices.push_back(rb.device);
+  }
+  if (runners.empty()) throw InputError("no backend could run");
+
+  auto meta_iteration = [&](Runner& r) {
+    if (r.segments % 5 == 0) {  // a 100-step epoch: fresh optimizee and state, as the trainer does
+      r.opt->init(static_cast<uint64_t>(r.segments), r.theta.data());
+      r.learner->zero_state();
+    }
+    Rng batches(static_cast<uint64_t>(r.segments), kStreamBatch);
+    auto res = meta_segment<float>(*r.learner, r.phi.data(), *r.opt, r.theta.data(), batches, 20, r.dl_du, r.u,
+                                   r.dphi.data());
+    if (!res.finite) throw Error("non-finite meta-iteration while benchmarking");
+    adam_apply_cpu(static_cast<int64_t>(r.phi.size()), r.phi.data(), r.dphi.data(), r.m.data(), r.v.data(), 1e-3f,
+                   0.9f, 0.999f, 1e-8f, ++r.adam_t);
+    ++r.segments;
+    return res.meta_loss;
+  };
+  for (auto& r : runners) r.first_meta_loss = meta_iteration(r);  // also the warm-up
+  for (size_t k = 1; k < runners.size(); ++k) {
+    const double a = runners[0].first_meta_loss, b = runners[k].first_meta_loss;
+    if (!(std::fabs(a - b) <= 1e-3 * std::fabs(a)))
+      throw Error("backends disagree on the first meta-loss: " + std::to_string(a) + " vs " + std::to_string(b));
+  }
+
+  const auto t_start = Clock::now();
+  int64_t done = 0;
+  for (; done < rounds && ms_since(t_start) < max_s * 1000; ++done) {
+    for (auto& r : runners) {
+      auto t0 = Clock::now();
+      meta_iteration(r);
+      r.meta_ms.push_back(ms_since(t0));
+      Rng batches(static_cast<uint64_t>(1000 + done), kStreamBatch);
+      Batch batch;
+      r.eval_learner->zero_state();
+      t0 = Clock::now();
+      for (int64_t s = 0; s < eval_steps; ++s) {
+        r.opt->sample_batch(batches, batch);
+        r.opt->loss_and_grad(r.theta.data(), batch, r.g.data());
+        r.eval_learner->step(r.phi.data(), r.g.data(), r.u.data(), false);
+        for (size_t i = 0; i < r.theta.size(); ++i) r.theta[i] += r.u[i];
+      }
+      r.eval_ms.push_back(ms_since(t0) / static_cast<double>(eval_steps));
+    }
+  }
+
+  std::string jsonl;
+  std::printf("| backend | device | ms / meta-iteration (median) | ms / eval step (median) | speed-up vs %s | first meta-loss |\n",
+              backend_name(runners[0].backend));
+  std::printf("|---|---|---|---|---|---|\n");
+  const double base = median(runners[0].meta_ms);
+  for (size_t k = 0; k < runners.size(); ++k) {
+    const Runner& r = runners[k];
+    const double mm = median(r.meta_ms), em = median(r.eval_ms);
+    char line[512];
+    std::snprintf(line, sizeof line,
+                  "{\"bench\":\"meta_iteration_mlp_orig\",\"backend\":\"%s\",\"device\":\"%s\",\"rounds\":%lld,"
+                  "\"median_ms_meta_iteration\":%.4f,\"median_ms_eval_step\":%.5f,\"first_meta_loss\":%.6f}\n",
+                  backend_name(r.backend), devices[k].c_str(), static_cast<long long>(done), mm, em,
+                  r.first_meta_loss);
+    jsonl += line;
+    std::printf("| %s | %s | %.3f | %.4f | %.2fx | %.6f |\n", backend_name(r.backend), devices[k].c_str(), mm, em,
+                base / mm, r.first_meta_loss);
+  }
+  std::fputs(jsonl.c_str(), stderr);
+  if (args.has("json")) std::ofstream(args.get("json", "")) << jsonl;
+  return 0;
+}
+
+int main(int argc, char** argv) { return run_tool("bench_backends", "", run, argc, argv); }

@@ -1,0 +1,230 @@
+// CUDA twins of the convolution, ReLU and max-pool ops (conv.h); batch norm is in batchnorm.cu.
+// The convolution keeps the CPU twin's decomposition: per image, an im2col kernel into the one-image
+// workspace and a cuBLAS GEMM (plain fp32/fp64, no TF32); the weight gradient accumulates image by
+// image in the GEMM (beta = 1), so its summation order is fixed. col2im gathers (one thread per
+// input pixel, contributions in (ki, kj) order, as the CPU adds them), so nothing needs atomics.
+#include <climits>
+
+#include "kernels/block_reduce.cuh"
+#include "kernels/conv.h"
+#include "kernels/cuda_context.cuh"
+
+namespace l2o {
+
+namespace {
+
+constexpr int kThreads = 256;        // elementwise kernels
+constexpr int kReduceThreads = 256;  // one block per channel
+
+// Row-major C (m, n) = alpha op(A) op(B) + beta C with A (m, k) (stored (k, m) when ta) and B (k, n)
+// (stored (n, k) when tb): cuBLAS's column-major C^T = op(B)^T op(A)^T.
+void gemm_call(cublasOperation_t ob, cublasOperation_t oa, int n, int m, int k, const float* alpha, const float* B,
+               int ldb, const float* A, int lda, const float* beta, float* C, int ldc) {
+  CUBLAS_CHECK(cublasSgemm(cublas_handle(), ob, oa, n, m, k, alpha, B, ldb, A, lda, beta, C, ldc));
+}
+void gemm_call(cublasOperation_t ob, cublasOperation_t oa, int n, int m, int k, const double* alpha, const double* B,
+               int ldb, const double* A, int lda, const double* beta, double* C, int ldc) {
+  CUBLAS_CHECK(cublasDgemm(cublas_handle(), ob, oa, n, m, k, alpha, B, ldb, A, lda, beta, C, ldc));
+}
+
+template <typename T>
+void gemm_rm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* A, const T* B, T beta, T* C) {
+  L2O_CHECK(m <= INT_MAX && n <= INT_MAX && k <= INT_MAX, "GEMM " << m << "x" << n << "x" << k << " too large");
+  const int lda = static_cast<int>(ta ? m : k), ldb = static_cast<int>(tb ? k : n);
+  gemm_call(tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, static_cast<int>(n), static_cast<int>(m),
+            static_cast<int>(k), &alpha, B, ldb, A, lda, &beta, C, static_cast<int>(n));
+}
+
+// col (rows, cols) of one image x (c_in, h, w): row r = (ci*k + ki)*k + kj, column q = oh*w_out + ow.
+template <typename T>
+__global__ void im2col_kernel(int64_t rows, int64_t cols, int64_t k, int64_t stride, int64_t h, int64_t w,
+                              int64_t w_out, const T* x, T* col) {
+  const int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (e >= rows * cols) return;
+  const int64_t r = e / cols, q = e - r * cols;
+  const int64_t kj = r % k, ki = (r / k) % k, ci = r / (k * k);
+  const int64_t oh = q / w_out, ow = q - oh * w_out;
+  col[e] = x[(ci * h + oh * stride + ki) * w + ow * stride + kj];
+}
+
+// dx (c_in, h, w) of one image from dcol (rows, cols): each pixel sums the entries that read it.
+template <typename T>
+__global__ void col2im_kernel(int64_t c_in, int64_t h, int64_t w, int64_t k, int64_t stride, int64_t h_out,
+                              int64_t w_out, const T* dcol, T* dx) {
+  const int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (e >= c_in * h * w) return;
+  const int64_t ci = e / (h * w), y = (e / w) % h, xx = e % w;
+  const int64_t cols = h_out * w_out;
+  T sum = T(0);
+  for (int64_t ki = 0; ki < k; ++ki) {
+    const int64_t ry = y - ki;  // = oh * stride for the output row that reads this pixel at ki
+    if (ry < 0 || ry % stride != 0 || ry / stride >= h_out) continue;
+    for (int64_t kj = 0; kj < k; ++kj) {
+      const int64_t rx = xx - kj;
+      if (rx < 0 || rx % stride != 0 || rx / stride >= w_out) continue;
+      sum += dcol[((ci * k + ki) * k + kj) * cols + (ry / stride) * w_out + rx / stride];
+    }
+  }
+  dx[e] = sum;
+}
+
+// y (n, c, hw) += b[c].
+template <typename T>
+__global__ void bias_add_kernel(int64_t count, int64_t c, int64_t hw, const T* b, T* y) {
+  const int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (e < count) y[e] += b[(e / hw) % c];
+}
+
+// out[ch] = sum over the channel's n*hw values of x (n, c, hw), in double; one block per channel.
+template <typename T>
+__global__ void channel_sum_kernel(int64_t n, int64_t c, int64_t hw, const T* x, T* out) {
+  __shared__ double sh[kReduceThreads];
+  const int64_t ch = blockIdx.x, m = n * hw;
+  double s = 0;
+  for (int64_t e = threadIdx.x; e < m; e += kReduceThreads) s += x[channel_at(e, c, hw, ch)];
+  const double total = block_sum<kReduceThreads>(s, sh);
+  if (threadIdx.x == 0) out[ch] = static_cast<T>(total);
+}
+
+template <typename T>
+__global__ void relu_forward_kernel(int64_t count, const T* x, T* y) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < count) y[i] = relu_fwd(x[i]);
+}
+
+template <typename T>
+__global__ void relu_backward_kernel(int64_t count, const T* y, const T* dy, T* dx) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < count) dx[i] = relu_bwd(dy[i], y[i]);
+}
+
+// One thread per output (plane p, row i, column j).
+template <typename T>
+__global__ void maxpool_forward_kernel(int64_t nc, int64_t h, int64_t w, int64_t ho, int64_t wo, const T* x, T* y,
+                                       int32_t* argmax) {
+  const int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (e >= nc * ho * wo) return;
+  const int64_t p = e / (ho * wo), i = (e / wo) % ho, j = e % wo;
+  const T* xp = x + p * h * w;
+  const int64_t best = pool2_argmax(xp, w, i, j);
+  y[e] = xp[best];
+  argmax[e] = static_cast<int32_t>(best);
+}
+
+// One thread per input pixel: the windows do not overlap, so each pixel has at most one output.
+template <typename T>
+__global__ void maxpool_backward_kernel(int64_t nc, int64_t h, int64_t w, int64_t ho, int64_t wo, const T* dy,
+                                        const int32_t* argmax, T* dx) {
+  const int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (e >= nc * h * w) return;
+  const int64_t p = e / (h * w), idx = e - p * h * w, i = idx / w / 2, j = idx % w / 2;
+  T v = T(0);
+  if (i < ho && j < wo) {
+    const int64_t o = (p * ho + i) * wo + j;
+    if (argmax[o] == idx) v = dy[o];
+  }
+  dx[e] = v;
+}
+
+void check_shape(const ConvShape& s) {
+  L2O_CHECK(s.n > 0 && s.c_in > 0 && s.c_out > 0 && s.k > 0 && s.stride > 0, "bad conv shape");
+  L2O_CHECK(s.h >= s.k && s.w >= s.k, "conv kernel " << s.k << " larger than input " << s.h << "x" << s.w);
+}
+
+template <typename T>
+void im2col(const ConvShape& s, const T* x, T* col) {
+  const int64_t count = s.col_size();
+  im2col_kernel<<<grid_for(count, kThreads), kThreads, 0, cuda_stream()>>>(s.col_rows(), s.col_cols(), s.k, s.stride,
+                                                                            s.h, s.w, s.w_out(), x, col);
+  CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace
+
+template <typename T>
+void conv2d_forward_cuda(const ConvShape& s, const T* x, const T* w, const T* b, T* y, T* col) {
+  check_shape(s);
+  const int64_t rows = s.col_rows(), cols = s.col_cols(), in = s.c_in * s.h * s.w;
+  for (int64_t i = 0; i < s.n; ++i) {
+    im2col(s, x + i * in, col);
+    // y_i (c_out, cols) = w (c_out, rows) col (rows, cols)
+    gemm_rm<T>(false, false, s.c_out, cols, rows, T(1), w, col, T(0), y + i * s.c_out * cols);
+  }
+  if (b) {
+    bias_add_kernel<<<grid_for(s.out_size(), kThreads), kThreads, 0, cuda_stream()>>>(s.out_size(), s.c_out, cols, b,
+                                                                                       y);
+    CUDA_CHECK_LAUNCH();
+  }
+}
+
+template <typename T>
+void conv2d_backward_cuda(const ConvShape& s, const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, T* col,
+                          T* dcol) {
+  check_shape(s);
+  const int64_t rows = s.col_rows(), cols = s.col_cols(), in = s.c_in * s.h * s.w;
+  for (int64_t i = 0; i < s.n; ++i) {
+    const T* dyi = dy + i * s.c_out * cols;
+    im2col(s, x + i * in, col);
+    // dw (c_out, rows) (+)= dy_i (c_out, cols) col^T
+    gemm_rm<T>(false, true, s.c_out, rows, cols, T(1), dyi, col, i == 0 ? T(0) : T(1), dw);
+    if (dx) {
+      // dcol (rows, cols) = w^T (rows, c_out) dy_i (c_out, cols), then back onto the image.
+      gemm_rm<T>(true, false, rows, cols, s.c_out, T(1), w, dyi, T(0), dcol);
+      col2im_kernel<<<grid_for(in, kThreads), kThreads, 0, cuda_stream()>>>(s.c_in, s.h, s.w, s.k, s.stride,
+                                                                             s.h_out(), s.w_out(), dcol, dx + i * in);
+      CUDA_CHECK_LAUNCH();
+    }
+  }
+  if (db) {
+    channel_sum_kernel<<<static_cast<unsigned>(s.c_out), kReduceThreads, 0, cuda_stream()>>>(s.n, s.c_out, cols, dy,
+                                                                                             db);
+    CUDA_CHECK_LAUNCH();
+  }
+}
+
+template <typename T>
+void relu_forward_cuda(int64_t count, const T* x, T* y) {
+  if (count == 0) return;
+  relu_forward_kernel<<<grid_for(count, kThreads), kThreads, 0, cuda_stream()>>>(count, x, y);
+  CUDA_CHECK_LAUNCH();
+}
+
+template <typename T>
+void relu_backward_cuda(int64_t count, const T* y, const T* dy, T* dx) {
+  if (count == 0) return;
+  relu_backward_kernel<<<grid_for(count, kThreads), kThreads, 0, cuda_stream()>>>(count, y, dy, dx);
+  CUDA_CHECK_LAUNCH();
+}
+
+template <typename T>
+void maxpool2x2_forward_cuda(int64_t nc, int64_t h, int64_t w, const T* x, T* y, int32_t* argmax) {
+  const int64_t ho = pool2_out_size(h), wo = pool2_out_size(w);
+  L2O_CHECK(ho > 0 && wo > 0, "max-pool input " << h << "x" << w << " smaller than 2x2");
+  L2O_CHECK(h * w <= INT32_MAX, "max-pool plane " << h << "x" << w << " too large for int32 argmax");
+  if (nc == 0) return;
+  maxpool_forward_kernel<<<grid_for(nc * ho * wo, kThreads), kThreads, 0, cuda_stream()>>>(nc, h, w, ho, wo, x, y,
+                                                                                          argmax);
+  CUDA_CHECK_LAUNCH();
+}
+
+template <typename T>
+void maxpool2x2_backward_cuda(int64_t nc, int64_t h, int64_t w, const T* dy, const int32_t* argmax, T* dx) {
+  const int64_t ho = pool2_out_size(h), wo = pool2_out_size(w);
+  if (nc * h * w == 0) return;
+  maxpool_backward_kernel<<<grid_for(nc * h * w, kThreads), kThreads, 0, cuda_stream()>>>(nc, h, w, ho, wo, dy,
+                                                                                         argmax, dx);
+  CUDA_CHECK_LAUNCH();
+}
+
+#define L2O_INSTANTIATE_CONV_CUDA(T)                                                                           \
+  template void conv2d_forward_cuda<T>(const ConvShape&, const T*, const T*, const T*, T*, T*);                \
+  template void conv2d_backward_cuda<T>(const ConvShape&, const T*, const T*, const T*, T*, T*, T*, T*, T*);   \
+  template void relu_forward_cuda<T>(int64_t, const T*, T*);                                                   \
+  template void relu_backward_cuda<T>(int64_t, const T*, const T*, T*);                                        \
+  template void maxpool2x2_forward_cuda<T>(int64_t, int64_t, int64_t, const T*, T*, int32_t*);                 \
+  template void maxpool2x2_backward_cuda<T>(int64_t, int64_t, int64_t, const T*, const int32_t*, T*);
+L2O_INSTANTIATE_CONV_CUDA(float)
+L2O_INSTANTIATE_CONV_CUDA(double)
+#undef L2O_INSTANTIATE_CONV_CUDA
+
+}  // namespace l2o

@@ -1,0 +1,192 @@
+// FLOP and byte counts of the op families (kernels/lstm.h, kernels/optim.h, the MLP optimizee),
+// for benchmarks (bench/) and floors (DESIGN.md section 6). Kept next to the kernels' declarations
+// so a change to a kernel's arithmetic changes its count in the same place.
+//
+// Conventions:
+// - A GEMM (m x k)(k x n) is 2 m n k FLOPs. Every add, multiply, divide, compare-and-select or
+//   sqrt is 1 FLOP; exp, log and tanh count 1 each (the float exp is really ~20 instructions, so
+//   elementwise GFLOP/s understate the instruction rate). Sigmoid = neg + exp + add + div = 4.
+// - Bytes are the op's interface traffic: every input read once and every output written once
+//   (read-modify-write buffers twice), at sizeof(T) each. Workspace round trips inside an op
+//   (e.g. the LSTM's pre-activations z) are counted when the op's signature exposes them.
+//   Parameters (w, b) are counted once per call, not once per coordinate.
+// - Costs are per call of the op as declared, for n coordinates (columns).
+#pragma once
+#include <cstdint>
+#include <vector>
+
+namespace l2o {
+
+struct OpCost {
+  double flops = 0;
+  double bytes = 0;
+  double gemm_flops = 0;  // the part of flops spent in GEMMs (the floor's dominant term)
+  OpCost& operator+=(const OpCost& o) {
+    flops += o.flops;
+    bytes += o.bytes;
+    gemm_flops += o.gemm_flops;
+    return *this;
+  }
+  OpCost scaled(double s) const { return {flops * s, bytes * s, gemm_flops * s}; }
+};
+
+// Per-element FLOPs of the shared math (kernels/lstm_math.h).
+constexpr double kSigmoidFlops = 4;
+constexpr double kTanhFlops = 1;
+// lstm_cell_forward_elem: 3 sigmoids, 2 tanh, forget-bias add, c = gf cp + gi gj (3), h = go tanh(c) (1).
+constexpr double kLstmCellForwardFlops = 3 * kSigmoidFlops + 2 * kTanhFlops + 1 + 3 + 1;
+// lstm_cell_backward_elem: tanh(c) 1, dct 5, dzi 4, dzj 4, dzf 4, dzo 4, dc 1.
+constexpr double kLstmCellBackwardFlops = kTanhFlops + 5 + 4 * 4 + 1;
+// log_and_sign: fabs, add, log, div, clamp (1); mul, exp(k), clamp (2).
+constexpr double kLogAndSignFlops = 9;
+
+inline double gemm_flops(double m, double n, double k) { return 2.0 * m * n * k; }
+
+// preprocess_cpu: g (n) -> x (2, n) with LogAndSign (log_k > 0), a copy otherwise.
+inline OpCost preprocess_cost(int64_t n, bool log_and_sign, int64_t elem_bytes = 4) {
+  const double features = log_and_sign ? 2 : 1;
+  return {log_and_sign ? kLogAndSignFlops * n : 0.0, double(elem_bytes) * n * (1 + features), 0};
+}
+
+// lstm_layer_forward_cpu: z = w^T xh (GEMM 4H x (in+H) x n), bias add, cell math.
+inline OpCost lstm_layer_forward_cost(int64_t n, int64_t in, int64_t H, int64_t elem_bytes = 4) {
+  const double K = double(in + H), G = 4.0 * H, N = double(n);
+  OpCost c;
+  c.gemm_flops = gemm_flops(G, N, K);
+  c.flops = c.gemm_flops + G * N + kLstmCellForwardFlops * H * N;
+  // read xh, w, b, c_prev; write z, gates, c, h
+  c.bytes = elem_bytes * (K * N + K * G + G + H * N + G * N + G * N + H * N + H * N);
+  return c;
+}
+
+// lstm_layer_backward_cpu: cell backward, dxh = w dz and dw += xh dz^T (two GEMMs), db row sums.
+inline OpCost lstm_layer_backward_cost(int64_t n, int64_t in, int64_t H, int64_t elem_bytes = 4) {
+  const double K = double(in + H), G = 4.0 * H, N = double(n);
+  OpCost c;
+  c.gemm_flops = 2 * gemm_flops(K, N, G);
+  c.flops = c.gemm_flops + kLstmCellBackwardFlops * H * N + G * N;
+  // read xh, w, gates, c_prev, c, dh; dc read+write; write dz, dxh; dw, db read+write
+  c.bytes = elem_bytes * (K * N + K * G + G * N + 3 * H * N + 2 * H * N + G * N + K * N + 2 * K * G + 2 * G);
+  return c;
+}
+
+// linear_out_forward_cpu: u = scale (w^T h + b).
+inline OpCost linear_out_forward_cost(int64_t n, int64_t H, int64_t elem_bytes = 4) {
+  const double N = double(n);
+  return {2.0 * H * N + 2 * N, elem_bytes * (H * N + N + H + 1), 2.0 * H * N};
+}
+
+// linear_out_backward_cpu: dh = scale w du^T, dw += scale h du, db += scale sum(du).
+inline OpCost linear_out_backward_cost(int64_t n, int64_t H, int64_t elem_bytes = 4) {
+  const double N = double(n);
+  return {3.0 * H * N + N, elem_bytes * (H * N + N + H * N + 2 * (H + 1)), 2.0 * H * N};
+}
+
+// L2O-DM (learners/l2o_dm.h): one learner step over n coordinates (preprocess, each layer's
+// forward, the output projection; the state copies as bytes), and the backward of a segment of
+// `steps` saved steps (per step: output backward, per layer dh = dh_above + dh_carry and the
+// layer backward; then the fixed-order sum of the per-block dphi partials).
+inline OpCost l2o_dm_step_cost(int64_t n, const std::vector<int64_t>& hidden, bool log_and_sign,
+                               int64_t elem_bytes = 4) {
+  OpCost c = preprocess_cost(n, log_and_sign, elem_bytes);
+  int64_t in = log_and_sign ? 2 : 1;
+  for (int64_t H : hidden) {
+    c += lstm_layer_forward_cost(n, in, H, elem_bytes);
+    c.bytes += double(elem_bytes) * n * H * 4;  // h -> xh, c/h state copies
+    in = H;
+  }
+  c += linear_out_forward_cost(n, in, elem_bytes);
+  return c;
+}
+
+inline int64_t l2o_dm_num_params(const std::vector<int64_t>& hidden, bool log_and_sign) {
+  int64_t p = 0, in = log_and_sign ? 2 : 1;
+  for (int64_t H : hidden) {
+    p += (in + H) * 4 * H + 4 * H;
+    in = H;
+  }
+  return p + in + 1;
+}
+
+inline OpCost l2o_dm_backward_cost(int64_t n, int64_t steps, const std::vector<int64_t>& hidden, bool log_and_sign,
+                                   int64_t block_rows, int64_t elem_bytes = 4) {
+  OpCost per_step = linear_out_backward_cost(n, hidden.back(), elem_bytes);
+  int64_t in = log_and_sign ? 2 : 1;
+  for (int64_t H : hidden) {
+    per_step += lstm_layer_backward_cost(n, in, H, elem_bytes);
+    per_step.flops += double(H) * n;                      // dh = dh_above + dh_carry
+    per_step.bytes += double(elem_bytes) * n * H * 3;
+    in = H;
+  }
+  OpCost c = per_step.scaled(double(steps));
+  const double blocks = double((n + block_rows - 1) / block_rows);
+  const double p = double(l2o_dm_num_params(hidden, log_and_sign));
+  c.flops += blocks * p;
+  c.bytes += elem_bytes * (blocks * p + p);
+  return c;
+}
+
+// Fully connected classifier (optimizees/mlp.h): sizes = {input, hidden..., classes}, batch rows.
+// Forward: per layer z = a w (GEMM) + b, activation (sigmoid cost) on hidden layers; softmax
+// cross-entropy ~ 6 FLOPs per logit (max, sub, exp, sum, div, log amortised). Backward: per layer
+// gw = a^T delta (GEMM), gb = column sums, and for hidden layers delta w^T (GEMM) times the
+// activation derivative y (1 - y) (3 FLOPs). Bytes: theta, the gathered input rows, grad.
+inline OpCost mlp_forward_cost(const std::vector<int64_t>& sizes, int64_t batch, int64_t elem_bytes = 4) {
+  OpCost c;
+  const double B = double(batch);
+  double params = 0;
+  for (size_t l = 0; l + 1 < sizes.size(); ++l) {
+    const double in = double(sizes[l]), out = double(sizes[l + 1]);
+    c.gemm_flops += gemm_flops(B, out, in);
+    c.flops += B * out * (l + 2 < sizes.size() ? 1 + kSigmoidFlops : 1);
+    params += in * out + out;
+  }
+  c.flops += c.gemm_flops + 6 * B * double(sizes.back());
+  c.bytes = elem_bytes * (params + B * double(sizes.front())) + 4 * B;  // + labels
+  return c;
+}
+
+inline OpCost mlp_forward_backward_cost(const std::vector<int64_t>& sizes, int64_t batch, int64_t elem_bytes = 4) {
+  OpCost c = mlp_forward_cost(sizes, batch, elem_bytes);
+  const double B = double(batch);
+  double params = 0;
+  for (size_t l = 0; l + 1 < sizes.size(); ++l) {
+    const double in = double(sizes[l]), out = double(sizes[l + 1]);
+    c.gemm_flops += gemm_flops(in, out, B);  // gw = a^T delta
+    c.flops += gemm_flops(in, out, B) + B * out;
+    if (l > 0) {
+      c.gemm_flops += gemm_flops(B, in, out);  // delta w^T
+      c.flops += gemm_flops(B, in, out) + 3 * B * in;
+    }
+    params += in * out + out;
+  }
+  c.bytes += elem_bytes * params;  // grad written
+  return c;
+}
+
+inline int64_t mlp_num_params(const std::vector<int64_t>& sizes) {
+  int64_t p = 0;
+  for (size_t l = 0; l + 1 < sizes.size(); ++l) p += sizes[l] * sizes[l + 1] + sizes[l + 1];
+  return p;
+}
+
+// Elementwise optimizers (kernels/optim.h), per call over n coordinates. FLOPs per coordinate of
+// the _coord math in optim_math.h; bytes: g read, state read+written, u written (adam_apply:
+// param read+written instead of u).
+enum class OptimOp { sgd, momentum, nag, adam, adagrad, rmsprop, adam_apply };
+
+inline OpCost optim_cost(OptimOp op, int64_t n, int64_t elem_bytes = 4) {
+  double flops = 0, arrays = 0;  // arrays: float arrays touched per coordinate (reads + writes)
+  switch (op) {
+    case OptimOp::sgd: flops = 1; arrays = 2; break;            // u = -lr g
+    case OptimOp::momentum: flops = 3; arrays = 4; break;       // v = mu v + g; u = -lr v
+    case OptimOp::nag: flops = 5; arrays = 4; break;            // + u = -lr (g + mu v)
+    case OptimOp::adam: flops = 13; arrays = 6; break;          // m, v updates 7, hats 2, sqrt, add, div, mul
+    case OptimOp::adagrad: flops = 7; arrays = 4; break;        // s += g^2 (2); sqrt, add, div, mul, neg
+    case OptimOp::rmsprop: flops = 9; arrays = 4; break;        // s = a s + (1-a) g^2 (4); sqrt, add, div, mul, neg
+    case OptimOp::adam_apply: flops = 14; arrays = 7; break;    // adam + param +=
+  }
+  return {flops * n, arrays * n * elem_bytes, 0};
+}
+
+}  // namespace l2o
