@@ -1,12 +1,13 @@
-// End-to-end L2O-DM throughput on MLP-orig for each available backend, measured side by side:
-// rounds alternate the backends, each round timing one meta-iteration (a 20-step segment through
+// End-to-end L2O-DM throughput on MLP-orig for each available backend and each task count K
+// (K instances as one optimizee of K*n coordinates, optimizees/task_batch.h), measured side by
+// side: rounds alternate the configurations, each round timing one meta-iteration (a 20-step segment through
 // meta_segment + Adam on phi, as the trainer runs it) and `--eval-steps` evaluation steps (learner
 // step without saving + optimizee loss and gradient). Before timing it checks that every backend
 // computes the same first meta-loss from the same weights and batches (equal work).
 //
-//   bench_backends [--backends cpu,cuda] [--rounds R] [--eval-steps E] [--max-seconds S]
-//                  [--json FILE] [--data-dir D]
-// Prints JSON lines and a markdown table (medians; ratios against the first backend).
+//   bench_backends [--backends cpu,cuda] [--tasks 1,8] [--rounds R] [--eval-steps E]
+//                  [--max-seconds S] [--json FILE] [--data-dir D]
+// Prints JSON lines and a markdown table (medians; speed-up against the first backend at the same K).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -20,6 +21,7 @@
 #include "engine/segment.h"
 #include "kernels/optim.h"
 #include "learners/learner_factory.h"
+#include "optimizees/task_batch.h"
 #include "tools/cli_args.h"
 
 using namespace l2o;
@@ -29,8 +31,10 @@ namespace {
 
 struct Runner {
   Backend backend;
+  int tasks = 1;
+  std::string device;
   std::unique_ptr<LearnerT<float>> learner, eval_learner;
-  std::unique_ptr<OptimizeeT<float>> opt;
+  std::unique_ptr<TaskBatch> opt;
   std::vector<float> phi, theta, m, v, dphi, dl_du, u, g;
   int64_t adam_t = 0, segments = 0;
   std::vector<double> meta_ms, eval_ms;
@@ -48,14 +52,22 @@ double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std
 }  // namespace
 
 static int run(int argc, char** argv) {
-  CliArgs args(argc, argv, {"backends", "rounds", "eval-steps", "max-seconds", "json", "data-dir"}, {"help"});
+  CliArgs args(argc, argv, {"backends", "tasks", "rounds", "eval-steps", "max-seconds", "json", "data-dir"},
+               {"help"});
   if (args.has("help")) {
-    std::cout << "usage: bench_backends [--backends cpu,cuda] [--rounds R] [--eval-steps E] [--max-seconds S] "
-                 "[--json FILE] [--data-dir D]\n";
+    std::cout << "usage: bench_backends [--backends cpu,cuda] [--tasks 1,8] [--rounds R] [--eval-steps E] "
+                 "[--max-seconds S] [--json FILE] [--data-dir D]\n";
     return 0;
   }
   std::vector<std::string> names = args.list("backends");
   if (names.empty()) names = {"cpu", "cuda"};
+  std::vector<int> task_counts;
+  for (const auto& t : args.list("tasks")) {
+    const int k = std::atoi(t.c_str());
+    if (k < 1 || k > 64) throw InputError("--tasks: \"" + t + "\" is not a task count in 1..64");
+    task_counts.push_back(k);
+  }
+  if (task_counts.empty()) task_counts = {1};
   const int64_t rounds = args.integer("rounds", 20, 1), eval_steps = args.integer("eval-steps", 20, 1);
   const double max_s = args.number("max-seconds", 60);
   ProblemConfig cfg = problem_config_by_name("mlp_orig");
@@ -63,7 +75,6 @@ static int run(int argc, char** argv) {
   enable_flush_to_zero();
 
   std::vector<Runner> runners;
-  std::vector<std::string> devices;
   for (const auto& name : names) {
     ResolvedBackend rb;
     try {
@@ -72,12 +83,15 @@ static int run(int argc, char** argv) {
       std::fprintf(stderr, "bench_backends: skipping %s: %s\n", name.c_str(), e.what());
       continue;
     }
+    for (int K : task_counts) {
     Runner r;
     r.backend = rb.kind;
+    r.tasks = K;
+    r.device = rb.device;
     nlohmann::json lcfg = nlohmann::json::object();
     r.learner = make_learner<float>(SpecNode(lcfg, "$.learner"), rb.kind);
     r.eval_learner = make_learner<float>(SpecNode(lcfg, "$.learner"), rb.kind);
-    r.opt = make_optimizee<float>(cfg, rb.kind);
+    r.opt = make_task_batch(cfg, K, rb.kind);
     const int64_t n = r.opt->num_params(), p = r.learner->num_params();
     r.phi.resize(p);
     r.learner->init_params(0, r.phi.data());
@@ -90,7 +104,7 @@ static int run(int argc, char** argv) {
     r.learner->reset(n, 20);
     r.eval_learner->reset(n, 0);
     runners.push_back(std::move(r));
-    devices.push_back(rb.device);
+    }
   }
   if (runners.empty()) throw InputError("no backend could run");
 
@@ -109,10 +123,16 @@ static int run(int argc, char** argv) {
     return res.meta_loss;
   };
   for (auto& r : runners) r.first_meta_loss = meta_iteration(r);  // also the warm-up
-  for (size_t k = 1; k < runners.size(); ++k) {
-    const double a = runners[0].first_meta_loss, b = runners[k].first_meta_loss;
+  auto base_of = [&](const Runner& r) -> const Runner& {  // the first backend's runner at the same K
+    for (const auto& b : runners)
+      if (b.tasks == r.tasks) return b;
+    return r;
+  };
+  for (const auto& r : runners) {
+    const double a = base_of(r).first_meta_loss, b = r.first_meta_loss;
     if (!(std::fabs(a - b) <= 1e-3 * std::fabs(a)))
-      throw Error("backends disagree on the first meta-loss: " + std::to_string(a) + " vs " + std::to_string(b));
+      throw Error("backends disagree on the first meta-loss at K = " + std::to_string(r.tasks) + ": " +
+                  std::to_string(a) + " vs " + std::to_string(b));
   }
 
   const auto t_start = Clock::now();
@@ -137,22 +157,22 @@ static int run(int argc, char** argv) {
   }
 
   std::string jsonl;
-  std::printf("| backend | device | ms / meta-iteration (median) | ms / eval step (median) | speed-up vs %s | first meta-loss |\n",
+  std::printf("| backend | device | K | ms / meta-iteration | per task | ms / eval step | per task | speed-up vs %s | "
+              "first meta-loss |\n",
               backend_name(runners[0].backend));
-  std::printf("|---|---|---|---|---|---|\n");
-  const double base = median(runners[0].meta_ms);
-  for (size_t k = 0; k < runners.size(); ++k) {
-    const Runner& r = runners[k];
-    const double mm = median(r.meta_ms), em = median(r.eval_ms);
-    char line[512];
+  std::printf("|---|---|---|---|---|---|---|---|---|\n");
+  for (const Runner& r : runners) {
+    const double mm = median(r.meta_ms), em = median(r.eval_ms), base = median(base_of(r).meta_ms);
+    char line[640];
     std::snprintf(line, sizeof line,
-                  "{\"bench\":\"meta_iteration_mlp_orig\",\"backend\":\"%s\",\"device\":\"%s\",\"rounds\":%lld,"
-                  "\"median_ms_meta_iteration\":%.4f,\"median_ms_eval_step\":%.5f,\"first_meta_loss\":%.6f}\n",
-                  backend_name(r.backend), devices[k].c_str(), static_cast<long long>(done), mm, em,
+                  "{\"bench\":\"meta_iteration_mlp_orig\",\"backend\":\"%s\",\"device\":\"%s\",\"tasks\":%d,"
+                  "\"rounds\":%lld,\"median_ms_meta_iteration\":%.4f,\"median_ms_eval_step\":%.5f,"
+                  "\"first_meta_loss\":%.6f}\n",
+                  backend_name(r.backend), r.device.c_str(), r.tasks, static_cast<long long>(done), mm, em,
                   r.first_meta_loss);
     jsonl += line;
-    std::printf("| %s | %s | %.3f | %.4f | %.2fx | %.6f |\n", backend_name(r.backend), devices[k].c_str(), mm, em,
-                base / mm, r.first_meta_loss);
+    std::printf("| %s | %s | %d | %.3f | %.3f | %.4f | %.4f | %.2fx | %.6f |\n", backend_name(r.backend),
+                r.device.c_str(), r.tasks, mm, mm / r.tasks, em, em / r.tasks, base / mm, r.first_meta_loss);
   }
   std::fputs(jsonl.c_str(), stderr);
   if (args.has("json")) std::ofstream(args.get("json", "")) << jsonl;

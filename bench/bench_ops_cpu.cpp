@@ -40,6 +40,8 @@
 #include "kernels/optim.h"
 #include "learners/l2o_dm.h"
 #include "optimizees/optimizee.h"
+#include "optimizees/task_batch.h"
+#include "engine/backend.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -539,55 +541,7 @@ void bench_gemm_lstm(State& st, const std::string& kind, int64_t in, bool blocke
 }
 
 // ------------------------------------------------------------------------------------------------
-// K tasks: K MLP-orig instances (seeds) behind one optimizee of K*n coordinates; the learner sees
-// all K*n coordinates (it is coordinatewise). The optimizee runs per task, tasks in parallel.
-class TaskBatch : public OptimizeeT<float> {
- public:
-  TaskBatch(const ProblemConfig& cfg, int k) {
-    for (int i = 0; i < k; ++i) tasks_.push_back(make_optimizee<float>(cfg));
-    n_ = tasks_[0]->num_params();
-    batches_.resize(k);
-    losses_.resize(k);
-  }
-  std::string name() const override { return tasks_[0]->name() + "_x" + std::to_string(tasks_.size()); }
-  int64_t num_params() const override { return n_ * int64_t(tasks_.size()); }
-  int64_t task_params() const { return n_; }
-  int tasks() const { return int(tasks_.size()); }
-  OptimizeeT<float>& task(int k) { return *tasks_[k]; }
-  // Task k's instance seed: k = 0 keeps the caller's seed (K = 1 is then exactly the plain problem).
-  static uint64_t task_seed(uint64_t seed, int k) { return k == 0 ? seed : mix_seed(seed, uint64_t(k)); }
-  void init(uint64_t seed, float* theta) override {
-    for (int k = 0; k < tasks(); ++k) tasks_[k]->init(task_seed(seed, k), theta + k * n_);
-  }
-  // One minibatch per task, drawn in task order from the caller's stream, concatenated.
-  void sample_batch(Rng& rng, Batch& batch) const override {
-    batch.idx.clear();
-    Batch b;
-    for (const auto& t : tasks_) {
-      t->sample_batch(rng, b);
-      batch.idx.insert(batch.idx.end(), b.idx.begin(), b.idx.end());
-    }
-  }
-  // Sum of the task losses (the meta-loss sums over tasks as over steps).
-  float loss_and_grad(const float* theta, const Batch& batch, float* grad) override {
-    const int64_t per = int64_t(batch.idx.size()) / tasks();
-    const int K = tasks();
-#pragma omp parallel for schedule(dynamic, 1) if (K > 1)
-    for (int k = 0; k < K; ++k) {
-      batches_[k].idx.assign(batch.idx.begin() + k * per, batch.idx.begin() + (k + 1) * per);
-      losses_[k] = tasks_[k]->loss_and_grad(theta + k * n_, batches_[k], grad ? grad + k * n_ : nullptr);
-    }
-    float sum = 0;
-    for (float l : losses_) sum += l;
-    return sum;
-  }
-
- private:
-  std::vector<std::unique_ptr<OptimizeeT<float>>> tasks_;
-  std::vector<Batch> batches_;
-  std::vector<float> losses_;
-  int64_t n_ = 0;
-};
+// K tasks: optimizees/task_batch.h (K MLP-orig instances behind one optimizee of K*n coordinates).
 
 // (a) K = 1 through TaskBatch gives the same segment as the engine's meta_segment on the plain
 // problem (bit-identical meta-loss and dphi); (b) for K > 1, the first update of the first and the
@@ -599,7 +553,8 @@ Check verify_tasks(const ProblemConfig& cfg, int K) {
   std::vector<float> phi(dm.num_params()), dphi(dm.num_params()), dphi_ref(dm.num_params());
   dm.init_params(0, phi.data());
   if (K == 1) {
-    TaskBatch tb(cfg, 1);
+    auto tb_owner = make_task_batch(cfg, 1, Backend::cpu);
+    TaskBatch& tb = *tb_owner;
     auto plain = make_optimizee<float>(cfg);
     const int64_t n = plain->num_params();
     std::vector<float> th(n), th_ref(n), dl, u;
@@ -618,7 +573,8 @@ Check verify_tasks(const ProblemConfig& cfg, int K) {
     c.what = "K=1 TaskBatch vs engine meta_segment on the plain problem, 3 steps (bit-identical)";
     return c;
   }
-  TaskBatch tb(cfg, K);
+  auto tb_owner = make_task_batch(cfg, K, Backend::cpu);
+  TaskBatch& tb = *tb_owner;
   const int64_t n = tb.task_params(), N = tb.num_params();
   std::vector<float> th(N), g(N), u(N);
   tb.init(0, th.data());
@@ -671,7 +627,8 @@ void bench_meta_iteration(State& st, int K, double budget) {
   r.group = "e2e";
   r.op = "meta_iteration_K" + std::to_string(K);
   r.check = tasks_check(cfg, K);
-  TaskBatch tb(cfg, K);
+  auto tb_owner = make_task_batch(cfg, K, Backend::cpu);
+  TaskBatch& tb = *tb_owner;
   const int64_t N = tb.num_params();
   r.shape = "MLP-orig x " + std::to_string(K) + ", " + std::to_string(N) + " coords, 20 steps";
   L2oDm<float> dm(L2oDmConfig{});
@@ -717,7 +674,8 @@ void bench_meta_iteration(State& st, int K, double budget) {
 // theta += u (l2o_eval's loop, K instances at once). Fresh instances every 100 steps.
 void bench_eval_step(State& st, int K, double budget) {
   const ProblemConfig cfg = mlp_orig_config(st.args);
-  TaskBatch tb(cfg, K);
+  auto tb_owner = make_task_batch(cfg, K, Backend::cpu);
+  TaskBatch& tb = *tb_owner;
   const int64_t N = tb.num_params();
   Result r;
   r.group = "e2e";

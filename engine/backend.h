@@ -45,6 +45,10 @@ std::unique_ptr<OptimizeeT<float>> make_mlp_cuda(std::unique_ptr<OptimizeeT<floa
 std::unique_ptr<OptimizeeT<float>> make_convnet_cuda(std::unique_ptr<OptimizeeT<float>> cpu_twin, const Dataset& data,
                                                      ConvNetLayout layout);
 
+class TaskBatch;  // optimizees/task_batch.h
+// K CUDA optimizees as one task batch that also runs inside the device-resident segment.
+std::unique_ptr<TaskBatch> make_task_batch_cuda(std::vector<std::unique_ptr<OptimizeeT<float>>> tasks);
+
 // A whole meta-segment (engine/segment.h's meta_segment) on the device, when the learner and the
 // optimizee are both the CUDA backend's; returns false and does nothing otherwise (always, in a
 // build without CUDA). Same contract and results as meta_segment.

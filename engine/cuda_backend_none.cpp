@@ -2,6 +2,7 @@
 // picks CUDA here (no device is reported), so only a direct call reaches these.
 #include "engine/backend.h"
 #include "kernels/common.h"
+#include "optimizees/task_batch.h"
 
 #ifndef L2O_HAVE_CUDA
 namespace l2o {
@@ -18,6 +19,10 @@ std::unique_ptr<OptimizeeT<float>> make_mlp_cuda(std::unique_ptr<OptimizeeT<floa
 
 std::unique_ptr<OptimizeeT<float>> make_convnet_cuda(std::unique_ptr<OptimizeeT<float>>, const Dataset&,
                                                      ConvNetLayout) {
+  throw InputError(kNoCuda);
+}
+
+std::unique_ptr<TaskBatch> make_task_batch_cuda(std::vector<std::unique_ptr<OptimizeeT<float>>>) {
   throw InputError(kNoCuda);
 }
 

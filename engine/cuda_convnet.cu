@@ -6,7 +6,7 @@
 #include <algorithm>
 
 #include "engine/backend.h"
-#include "engine/cuda_resident.cuh"
+#include "engine/device_resident.h"
 #include "kernels/conv.h"
 #include "kernels/cuda_context.cuh"
 #include "kernels/mlp_ops.h"

@@ -3,7 +3,7 @@
 // The interface exchanges host arrays: g and u cross PCIe each step (n floats each way), phi is
 // re-sent each call (it changes every meta-step), dl_du once per backward.
 #include "engine/backend.h"
-#include "engine/cuda_resident.cuh"
+#include "engine/device_resident.h"
 #include "kernels/cuda_context.cuh"
 #include "kernels/l2o_dm_fused.h"
 

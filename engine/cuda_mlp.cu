@@ -3,7 +3,7 @@
 // activation-backward and softmax-cross-entropy kernels between them; the loss is a CUB sum.
 // Initialisation and batch sampling are the CPU twin's, so both backends see the same instances.
 #include "engine/backend.h"
-#include "engine/cuda_resident.cuh"
+#include "engine/device_resident.h"
 #include "kernels/cuda_context.cuh"
 #include "kernels/mlp_ops.h"
 

@@ -22,11 +22,11 @@ grep -ciE "warning" "$OUT/build.log" >"$OUT/build_warnings.txt" || true
 # Every GPU test, with each test case's name and duration.
 (cd build-gpu && timeout 300 ./test_gpu --durations yes >"$OUT/test_gpu.log" 2>&1)
 gpu_rc=$?
-timeout 120 build-gpu/bench_backends --backends cpu,cuda --rounds 10 --eval-steps 20 --max-seconds 60 \
+timeout 150 build-gpu/bench_backends --backends cpu,cuda --tasks 1,8 --rounds 5 --eval-steps 10 --max-seconds 90 \
   --data-dir data --json "$OUT/bench_backends.jsonl" >"$OUT/bench_backends.md" 2>"$OUT/bench_backends.err"
 bench_rc=$?
 # The same with CUDA Graph replay of the segment, if this build supports it (ignored otherwise).
-L2O_CUDA_GRAPH=1 timeout 60 build-gpu/bench_backends --backends cuda --rounds 10 --eval-steps 5 --max-seconds 30 \
+L2O_CUDA_GRAPH=1 timeout 60 build-gpu/bench_backends --backends cuda --tasks 1,8 --rounds 10 --eval-steps 5 --max-seconds 30 \
   --data-dir data --json "$OUT/bench_graph.jsonl" >"$OUT/bench_graph.md" 2>"$OUT/bench_graph.err"
 
 case $gpu_rc in 0) gpu_result="passed" ;; 77) gpu_result="skipped (no device)" ;; *) gpu_result="FAILED (rc $gpu_rc)" ;; esac

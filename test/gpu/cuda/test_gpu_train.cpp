@@ -6,6 +6,7 @@
 #include "engine/segment.h"
 #include "kernels/optim.h"
 #include "learners/learner_factory.h"
+#include "optimizees/task_batch.h"
 #include "test/gpu/cuda/gpu_compare.h"
 
 using namespace l2o;
@@ -161,4 +162,29 @@ TEST_CASE("the device-resident segment equals the per-step host path on the CUDA
   for (int s = 0; s < 3; ++s) REQUIRE(std::fabs(losses[0][s] - losses[1][s]) <= 1e-6 * std::fabs(losses[1][s]));
   REQUIRE(l_dev->saved_steps() == unroll);  // the replay's host bookkeeping
   unsetenv("L2O_CUDA_GRAPH");
+}
+
+TEST_CASE("K = 3 tasks: a meta-segment on the CUDA backend matches the CPU", "[gpu][train][tasks]") {
+  nlohmann::json cfg = nlohmann::json::object();
+  const ProblemConfig c = problem("mlp_orig");
+  double meta_loss[2];
+  std::vector<float> dphi[2];
+  const Backend backends[2] = {Backend::cpu, Backend::cuda};
+  for (int k = 0; k < 2; ++k) {
+    auto learner = make_learner<float>(SpecNode(cfg, "$.learner"), backends[k]);
+    auto tasks = make_task_batch(c, 3, backends[k]);
+    const int64_t n = tasks->num_params(), p = learner->num_params();
+    std::vector<float> phi(p), theta(n), dl_du, u;
+    learner->init_params(1, phi.data());
+    tasks->init(2, theta.data());
+    learner->reset(n, 20);
+    dphi[k].resize(p);
+    Rng batches(3, kStreamBatch);
+    auto r = meta_segment<float>(*learner, phi.data(), *tasks, theta.data(), batches, 20, dl_du, u, dphi[k].data());
+    REQUIRE(r.finite);
+    meta_loss[k] = r.meta_loss;
+  }
+  INFO("meta-loss cpu " << meta_loss[0] << ", cuda " << meta_loss[1]);
+  REQUIRE(std::fabs(meta_loss[1] - meta_loss[0]) <= 1e-4 * std::fabs(meta_loss[0]));
+  require_close(dphi[1], dphi[0], 2e-3, 2e-4, "dphi over 3 tasks");
 }

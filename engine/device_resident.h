@@ -1,6 +1,7 @@
 // Device-side entry points of the CUDA backend's learner and optimizees: the same work as their
 // LearnerT / OptimizeeT methods, on device arrays, with no host round trip. The device-resident
-// meta-segment (cuda_segment.cu) drives them; only engine/*.cu includes this.
+// meta-segment (cuda_segment.cu) drives them. Plain C++ (no CUDA headers); the classes that
+// implement it live in engine/*.cu.
 #pragma once
 #include <atomic>
 #include <cstdint>

@@ -1,0 +1,50 @@
+// A task batch on the CUDA backend: the tasks run one after another on the one stream (host
+// threads would race on it), and inside the device-resident segment each task's loss and
+// gradient are computed on the device, the K task losses summed there.
+#include "engine/backend.h"
+#include "engine/device_resident.h"
+#include "kernels/cuda_context.cuh"
+#include "kernels/mlp_ops.h"
+#include "optimizees/task_batch.h"
+
+namespace l2o {
+
+namespace {
+
+class CudaTaskBatch : public TaskBatch, public DeviceOptimizee {
+ public:
+  explicit CudaTaskBatch(std::vector<std::unique_ptr<OptimizeeT<float>>> tasks) : TaskBatch(std::move(tasks), false) {
+    for (auto& t : tasks_) {
+      auto* d = dynamic_cast<DeviceOptimizee*>(t.get());
+      L2O_CHECK(d, "a CUDA task batch needs CUDA optimizees");
+      dev_.push_back(d);
+    }
+    losses_dev_.resize(TaskBatch::tasks());
+    sum_cuda(TaskBatch::tasks(), losses_dev_.data(), nullptr, nullptr, &cub_bytes_);
+    cub_ws_.resize(std::max<int64_t>(1, static_cast<int64_t>(cub_bytes_)));
+  }
+  void loss_and_grad_device(const float* d_theta, const int32_t* d_idx, int64_t B, float* d_loss,
+                            float* d_grad) override {
+    const int K = tasks();
+    const int64_t per = B / K;
+    L2O_CHECK(per * K == B, "batch does not split into " << K << " tasks");
+    for (int k = 0; k < K; ++k)
+      dev_[k]->loss_and_grad_device(d_theta + k * n_, d_idx + k * per, per, losses_dev_.data() + k,
+                                    d_grad ? d_grad + k * n_ : nullptr);
+    sum_cuda(K, losses_dev_.data(), d_loss, cub_ws_.data(), &cub_bytes_);
+  }
+
+ private:
+  std::vector<DeviceOptimizee*> dev_;
+  DeviceBuffer<float> losses_dev_;
+  DeviceBuffer<unsigned char> cub_ws_;
+  size_t cub_bytes_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<TaskBatch> make_task_batch_cuda(std::vector<std::unique_ptr<OptimizeeT<float>>> tasks) {
+  return std::make_unique<CudaTaskBatch>(std::move(tasks));
+}
+
+}  // namespace l2o
