@@ -115,3 +115,20 @@ TEST_CASE("l2o_train rejects bad specs with the JSON path, exit code 2, nothing 
   require_input_error("l2o_train specs/l2o_dm_quadratic.json --out " + d + " --backend cuda", "backend \"cuda\"", d);
   fs::remove(spec);
 }
+
+TEST_CASE("l2o_train records the backend that ran: auto falls back to the CPU and says why", "[cli]") {
+  const std::string d = out_dir("train_auto");
+  // The quadratic has no CUDA twin, so "auto" resolves to the CPU on every machine.
+  Run r = run("l2o_train specs/l2o_dm_quadratic.json --out " + d +
+              " --backend auto --set training.epochs=2 --set validation.rollouts=2 --set validation.n_valid=20");
+  INFO(r.out);
+  REQUIRE(r.code == 0);
+  REQUIRE_THAT(r.out, Catch::Contains("auto: CPU backend (") && Catch::Contains("(backend cpu on cpu)"));
+  const std::string spec = l2o::read_file(d + "/spec.json");
+  REQUIRE_THAT(spec, Catch::Contains("\"backend\": \"auto\"") && Catch::Contains("\"ran_on\": \"cpu on cpu\""));
+  // The recorded spec (with ran_on) is itself a valid spec: the run resumes from it.
+  Run again = run("l2o_train --resume " + d);
+  INFO(again.out);
+  REQUIRE(again.code == 0);
+  fs::remove_all(d);
+}
