@@ -14,6 +14,44 @@ using MapC = Eigen::Map<const RowMat<T>>;
 template <typename T>
 using MapM = Eigen::Map<RowMat<T>>;
 
+// Sum of x[0, n) in a fixed order that depends only on n: kLanes interleaved partial sums
+// (lane j takes x[j], x[j + kLanes], ...; the compiler vectorises the lane loop), then a fixed
+// pairwise tree. A plain serial sum is a dependent chain of scalar adds, and a compiler-vectorised
+// reduction's order could depend on pointer alignment (breaking bit-exact resume).
+constexpr int64_t kLanes = 16;
+
+template <typename T>
+T lanes_total(T* p) {
+  for (int64_t w = kLanes / 2; w > 0; w /= 2)
+    for (int64_t j = 0; j < w; ++j) p[j] += p[j + w];
+  return p[0];
+}
+
+template <typename T>
+T fixed_order_sum(const T* __restrict x, int64_t n) {
+  T p[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+#pragma omp simd
+    for (int64_t j = 0; j < kLanes; ++j) p[j] += x[i + j];
+  }
+  for (int64_t j = 0; i + j < n; ++j) p[j] += x[i + j];
+  return lanes_total(p);
+}
+
+// Sum of x[i] * y[i], same fixed order as fixed_order_sum.
+template <typename T>
+T fixed_order_dot(const T* __restrict x, const T* __restrict y, int64_t n) {
+  T p[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+#pragma omp simd
+    for (int64_t j = 0; j < kLanes; ++j) p[j] += x[i + j] * y[i + j];
+  }
+  for (int64_t j = 0; i + j < n; ++j) p[j] += x[i + j] * y[i + j];
+  return lanes_total(p);
+}
+
 template <typename T>
 void preprocess_cpu(int64_t n, const T* g, T log_k, T* x) {
   if (log_k <= T(0)) {
@@ -28,17 +66,68 @@ void preprocess_cpu(int64_t n, const T* g, T log_k, T* x) {
   }
 }
 
+// Register-blocked small GEMM for the forward's z = b + w^T xh. Four output rows (the gates of one
+// unit) by kChunkVecs SIMD vectors of coordinates stay in registers (16 accumulators on AVX-512
+// floats) over the whole K reduction, so the skinny (4H x K) * (K x 256) product needs no packing
+// and no zeroing pass, and the bias is the accumulators' start value. GCC/Clang vector extensions
+// lower to the widest SIMD the target has; the summation order is fixed (bias, then k ascending).
+#if defined(__AVX512F__)
+constexpr int kVecBytes = 64;
+#else
+constexpr int kVecBytes = 32;
+#endif
+constexpr int64_t kChunkVecs = 4;
+
+template <typename T>
+struct Simd {
+  typedef T V __attribute__((vector_size(kVecBytes)));
+  static constexpr int64_t kLen = kVecBytes / sizeof(T);
+  static V load(const T* p) {
+    V v;
+    __builtin_memcpy(&v, p, sizeof v);
+    return v;
+  }
+  static void store(T* p, V v) { __builtin_memcpy(p, &v, sizeof v); }
+  static V splat(T x) { return V{} + x; }
+};
+
 template <typename T>
 void lstm_layer_forward_cpu(int64_t n, int64_t in, int64_t H, const T* xh, const T* w, const T* b, T forget_bias,
                             const T* c_prev, T* z, T* gates, T* c, T* h) {
-  const int64_t k = in + H, g4 = 4 * H;
-  MapM<T> z_m(z, g4, n);
-  z_m.noalias() = MapC<T>(w, k, g4).transpose() * MapC<T>(xh, k, n);
-  for (int64_t r = 0; r < g4; ++r) {
+  // z = b + w^T xh, register-blocked: four rows of z (the gates of one unit) by kChunkVecs vectors
+  // of coordinates in registers, k ascending. No packing, no zeroing pass, the bias folded in.
+  using S = Simd<T>;
+  using V = typename S::V;
+  constexpr int64_t NV = kChunkVecs, C = NV * S::kLen;
+  const int64_t K = in + H, g4 = 4 * H;
+  const int64_t nc = n - n % C;
+  for (int64_t i0 = 0; i0 < nc; i0 += C) {
+    for (int64_t u = 0; u < H; ++u) {
+      V acc[4][NV];
+      for (int64_t g = 0; g < 4; ++g)
+        for (int64_t v = 0; v < NV; ++v) acc[g][v] = S::splat(b[g * H + u]);
+      for (int64_t kk = 0; kk < K; ++kk) {
+        const T* x = xh + kk * n + i0;
+        const T* wr = w + kk * g4 + u;
+        V xv[NV];
+        for (int64_t v = 0; v < NV; ++v) xv[v] = S::load(x + v * S::kLen);
+        for (int64_t g = 0; g < 4; ++g) {
+          const T wg = wr[g * H];
+          for (int64_t v = 0; v < NV; ++v) acc[g][v] += wg * xv[v];
+        }
+      }
+      for (int64_t g = 0; g < 4; ++g)
+        for (int64_t v = 0; v < NV; ++v) S::store(z + (g * H + u) * n + i0 + v * S::kLen, acc[g][v]);
+    }
+  }
+  for (int64_t r = 0; r < g4 && nc < n; ++r) {  // tail of fewer than C coordinates, same order
     T* __restrict zr = z + r * n;
-    const T br = b[r];
-#pragma omp simd
-    for (int64_t i = 0; i < n; ++i) zr[i] += br;
+    for (int64_t i = nc; i < n; ++i) zr[i] = b[r];
+    for (int64_t kk = 0; kk < K; ++kk) {
+      const T wk = w[kk * g4 + r];
+      const T* __restrict x = xh + kk * n;
+      for (int64_t i = nc; i < n; ++i) zr[i] += wk * x[i];
+    }
   }
   for (int64_t u = 0; u < H; ++u) {
     const T* __restrict zi = z + u * n;
@@ -87,13 +176,9 @@ void lstm_layer_backward_cpu(int64_t n, int64_t in, int64_t H, const T* xh, cons
   MapC<T> dz_m(dz, g4, n);
   MapM<T>(dxh, k, n).noalias() = w_m * dz_m;
   MapM<T>(dw, k, g4).noalias() += MapC<T>(xh, k, n) * dz_m.transpose();
-  // Plain loops, not Eigen's rowwise().sum(): a vectorised reduction's order can depend on
-  // pointer alignment, which differs between processes and would break bit-exact resume.
-  for (int64_t r = 0; r < g4; ++r) {
-    T s = 0;
-    for (int64_t i = 0; i < n; ++i) s += dz[r * n + i];
-    db[r] += s;
-  }
+  // Not Eigen's rowwise().sum(): a vectorised reduction's order can depend on pointer alignment,
+  // which differs between processes and would break bit-exact resume.
+  for (int64_t r = 0; r < g4; ++r) db[r] += fixed_order_sum(dz + r * n, n);
 }
 
 template <typename T>
@@ -111,19 +196,13 @@ void linear_out_forward_cpu(int64_t n, int64_t H, const T* h, const T* w, const 
 template <typename T>
 void linear_out_backward_cpu(int64_t n, int64_t H, const T* h, const T* w, T scale, const T* du, T* dh, T* dw,
                              T* db) {
-  T sum = 0;
-  for (int64_t i = 0; i < n; ++i) sum += du[i];
-  db[0] += scale * sum;
+  db[0] += scale * fixed_order_sum(du, n);
   for (int64_t k = 0; k < H; ++k) {
-    const T* __restrict hk = h + k * n;
     T* __restrict dhk = dh + k * n;
     const T wk = scale * w[k];
-    T s = 0;
-    for (int64_t i = 0; i < n; ++i) {
-      dhk[i] = wk * du[i];
-      s += hk[i] * du[i];
-    }
-    dw[k] += scale * s;
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) dhk[i] = wk * du[i];
+    dw[k] += scale * fixed_order_dot(h + k * n, du, n);
   }
 }
 
