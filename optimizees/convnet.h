@@ -13,6 +13,12 @@
 //
 // Note: the conv bias feeds straight into a training-mode BN, which subtracts it again, so its
 // gradient is zero (up to rounding); it is kept because the reference architecture has it.
+//
+// gamma/beta are optimizee coordinates here for every optimizer. In the authors' TF code they are
+// tf.layers variables, created through variable_scope.get_variable rather than the mocked
+// tf.get_variable that meta.py uses to collect optimizee variables. So there the hand-designed
+// baselines (tf.train.AdamOptimizer.minimize over all trainable variables) train them, while the
+// learned optimizer's variable list leaves them out and they stay at 1 and 0.
 #pragma once
 #include <Eigen/Dense>
 

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Trains the paper's L2O-DM variants, evaluates them and the hand-designed baselines on the MLP
-# problems, and writes the report (table + one figure per problem).
-#   tools/reproduce.sh          quick budgets (specs/*_quick.json, 3 seeds x 2000 steps; ~30 min on 2 cores)
+# and conv problems, and writes the report (table + one figure per problem).
+#   tools/reproduce.sh          quick budgets (specs/*_quick.json, 3 seeds x 2000 steps; ~40 min on 2 cores)
 #   tools/reproduce.sh --full   the paper's budgets (5,000 epochs each, 10 seeds x 10,000 steps; days on a CPU)
 #   LR_GRID=0.1,0.01,0.001 tools/reproduce.sh   baselines pick their lr per problem (on separate seeds)
+#   The conv optimizees (Conv-MNIST; Conv-CIFAR, or its MNIST stand-in when no CIFAR-10 copy is found)
+#   are evaluated too, at CONV_SEEDS x CONV_STEPS (quick: 2 x 500, about 10 more minutes; full:
+#   10 x 10,000); CONV=0 skips them.
 # Output: runs/repro[_full]/<variant>/ (training runs), eval/, report/report.md and report/*.png.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,6 +43,19 @@ lr_args=(--lr 0.01)
 [ -n "${LR_GRID:-}" ] && lr_args=(--lr-grid "$LR_GRID")
 build/l2o_eval --optimizer adam,sgd,adagrad,rmsprop "${lr_args[@]}" --problem mlp_orig,mlp_relu,mlp_deeper \
   --steps "$steps" --seeds "$seeds" --out "$out/eval_baselines"
-tools/report --eval "$out/eval_learned" --eval "$out/eval_baselines" --out "$out/report" "${maps[@]}" \
+evals=(--eval "$out/eval_learned" --eval "$out/eval_baselines")
+if [ "${CONV:-1}" != 0 ]; then
+  # Conv-MNIST costs ~40 ms a step on the CPU, hence a smaller budget for the conv nets in quick mode.
+  if [ "$mode" = quick ]; then conv_steps=${CONV_STEPS:-500}; conv_seeds=${CONV_SEEDS:-2}
+  else conv_steps=${CONV_STEPS:-10000}; conv_seeds=${CONV_SEEDS:-10}; fi
+  conv_problems=conv_mnist,conv_cifar_standin  # the stand-in: Conv-CIFAR on MNIST padded to 32x32x3
+  [ -f "${L2O_DATA_DIR:-./data}/cifar-10-batches-bin/test_batch.bin" ] && conv_problems=conv_mnist,conv_cifar
+  build/l2o_eval --optimizer "$optimizers" --problem "$conv_problems" \
+    --steps "$conv_steps" --seeds "$conv_seeds" --out "$out/eval_learned_conv"
+  build/l2o_eval --optimizer adam,sgd,adagrad,rmsprop "${lr_args[@]}" --problem "$conv_problems" \
+    --steps "$conv_steps" --seeds "$conv_seeds" --out "$out/eval_baselines_conv"
+  evals+=(--eval "$out/eval_learned_conv" --eval "$out/eval_baselines_conv")
+fi
+tools/report "${evals[@]}" --out "$out/report" "${maps[@]}" \
   --title "L2O-DM variants ($mode budgets), built from $(grep -o '"[^"]*"' build/generated/l2o_version.h)"
 echo "reproduce: report in $out/report/report.md"
