@@ -6,7 +6,7 @@
 #include <algorithm>
 
 #include "engine/backend.h"
-#include "engine/device_resident.h"
+#include "engine/cuda_twin_optimizee.cuh"
 #include "kernels/conv.h"
 #include "kernels/cuda_context.cuh"
 #include "kernels/mlp_ops.h"
@@ -15,10 +15,10 @@ namespace l2o {
 
 namespace {
 
-class CudaConvNet : public OptimizeeT<float>, public DeviceOptimizee {
+class CudaConvNet : public CudaTwinOptimizee {
  public:
   CudaConvNet(std::unique_ptr<OptimizeeT<float>> host, const Dataset& data, const ConvNetLayout& layout)
-      : host_(std::move(host)),
+      : CudaTwinOptimizee(std::move(host), data),
         layout_(layout.blocks),
         relu_logits_(layout.relu_logits),
         bn_eps_(static_cast<float>(layout.bn_eps)),
@@ -33,32 +33,7 @@ class CudaConvNet : public OptimizeeT<float>, public DeviceOptimizee {
     L2O_CHECK(last.conv.c_out * last.ph * last.pw == features_ && first.c_in * first.h * first.w == dim_ &&
                   off_fc_b_ - off_fc_w_ == features_ * classes_ && off_fc_b_ + classes_ == host_->num_params(),
               "conv net layout does not match the CPU twin or the dataset");
-    images_.resize(static_cast<int64_t>(data.images.size()));
-    images_.upload(data.images.data(), images_.size());
-    labels_.resize(static_cast<int64_t>(data.labels.size()));
-    labels_.upload(data.labels.data(), labels_.size());
-    theta_.resize(num_params());
-    grad_.resize(num_params());
     blocks_.resize(layout_.size());
-    loss_.resize(1);
-  }
-  std::string name() const override { return host_->name(); }
-  int64_t num_params() const override { return host_->num_params(); }
-  void init(uint64_t seed, float* theta) override { host_->init(seed, theta); }
-  void sample_batch(Rng& rng, Batch& batch) const override { host_->sample_batch(rng, batch); }
-
-  float loss_and_grad(const float* theta, const Batch& batch, float* grad) override {
-    const int64_t B = static_cast<int64_t>(batch.idx.size());
-    L2O_CHECK(B > 0, "empty batch");
-    size_buffers(B);
-    theta_.upload(theta, num_params());
-    idx_.upload(batch.idx.data(), B);
-    run(theta_.data(), idx_.data(), B, loss_.data(), grad ? grad_.data() : nullptr);
-    float loss = 0;
-    loss_.download(&loss, 1);
-    loss /= static_cast<float>(B);
-    if (grad) grad_.download(grad, num_params());
-    return loss;
   }
 
   void loss_and_grad_device(const float* d_theta, const int32_t* d_idx, int64_t B, float* d_loss,
@@ -161,30 +136,15 @@ class CudaConvNet : public OptimizeeT<float>, public DeviceOptimizee {
     dp_.resize(B * widest);
     logits_.resize(B * classes_);
     delta_.resize(B * classes_);
-    loss_rows_.resize(B);
-    idx_.resize(B);
-    y_.resize(B);
-    std::vector<float> ones(B, 1.0f);
-    ones_.resize(B);
-    ones_.upload(ones.data(), B);
-    cub_bytes_ = 0;
-    sum_cuda(B, loss_rows_.data(), loss_.data(), nullptr, &cub_bytes_);
-    cub_ws_.resize(std::max<int64_t>(1, static_cast<int64_t>(cub_bytes_)));  // null would mean "query"
-    batch_ = B;
-    buffers_moved();
+    size_batch_buffers(B);
   }
 
-  std::unique_ptr<OptimizeeT<float>> host_;
   std::vector<ConvBlockLayout> layout_;
   bool relu_logits_;
   float bn_eps_;  // as the CPU twin's T(kBnEps)
   int64_t features_, classes_, dim_, off_fc_w_, off_fc_b_;
   std::vector<Act> blocks_;
-  DeviceBuffer<float> images_, theta_, grad_, x0_, col_, dcol_, da_, dp_, logits_, delta_, loss_rows_, loss_, ones_;
-  DeviceBuffer<int32_t> labels_, idx_, y_;
-  DeviceBuffer<unsigned char> cub_ws_;
-  size_t cub_bytes_ = 0;
-  int64_t batch_ = 0;
+  DeviceBuffer<float> x0_, col_, dcol_, da_, dp_, logits_, delta_;
 };
 
 }  // namespace

@@ -3,7 +3,7 @@
 // activation-backward and softmax-cross-entropy kernels between them; the loss is a CUB sum.
 // Initialisation and batch sampling are the CPU twin's, so both backends see the same instances.
 #include "engine/backend.h"
-#include "engine/device_resident.h"
+#include "engine/cuda_twin_optimizee.cuh"
 #include "kernels/cuda_context.cuh"
 #include "kernels/mlp_ops.h"
 
@@ -11,41 +11,17 @@ namespace l2o {
 
 namespace {
 
-class CudaMlp : public OptimizeeT<float>, public DeviceOptimizee {
+class CudaMlp : public CudaTwinOptimizee {
  public:
   CudaMlp(std::unique_ptr<OptimizeeT<float>> host, const Dataset& data, std::vector<int64_t> sizes, Activation act)
-      : host_(std::move(host)), sizes_(std::move(sizes)), act_(act) {
+      : CudaTwinOptimizee(std::move(host), data), sizes_(std::move(sizes)), act_(act) {
     int64_t off = 0;
     for (size_t l = 0; l + 1 < sizes_.size(); ++l) {
       offsets_.push_back(off);
       off += sizes_[l] * sizes_[l + 1] + sizes_[l + 1];
     }
-    images_.resize(static_cast<int64_t>(data.images.size()));
-    images_.upload(data.images.data(), images_.size());
-    labels_.resize(static_cast<int64_t>(data.labels.size()));
-    labels_.upload(data.labels.data(), labels_.size());
-    L2O_CHECK(offsets_.empty() ? false : off == host_->num_params(), "MLP layer sizes do not match the CPU twin");
-    theta_.resize(off);
-    grad_.resize(off);
+    L2O_CHECK(!offsets_.empty() && off == host_->num_params(), "MLP layer sizes do not match the CPU twin");
     a_.resize(sizes_.size());
-    loss_.resize(1);
-  }
-  std::string name() const override { return host_->name(); }
-  int64_t num_params() const override { return host_->num_params(); }
-  void init(uint64_t seed, float* theta) override { host_->init(seed, theta); }
-  void sample_batch(Rng& rng, Batch& batch) const override { host_->sample_batch(rng, batch); }
-
-  float loss_and_grad(const float* theta, const Batch& batch, float* grad) override {
-    const int64_t B = static_cast<int64_t>(batch.idx.size());
-    L2O_CHECK(B > 0, "empty minibatch");
-    size_buffers(B);
-    theta_.upload(theta, num_params());
-    idx_.upload(batch.idx.data(), B);
-    loss_and_grad_device(theta_.data(), idx_.data(), B, loss_.data(), grad ? grad_.data() : nullptr);
-    float loss = 0;
-    loss_.download(&loss, 1);
-    if (grad) grad_.download(grad, num_params());
-    return loss;
   }
 
   void loss_and_grad_device(const float* d_theta, const int32_t* d_idx, int64_t B, float* d_loss,
@@ -105,28 +81,13 @@ class CudaMlp : public OptimizeeT<float>, public DeviceOptimizee {
     }
     delta_.resize(B * widest);
     back_.resize(B * widest);
-    loss_rows_.resize(B);
-    idx_.resize(B);
-    y_.resize(B);
-    std::vector<float> ones(B, 1.0f);
-    ones_.resize(B);
-    ones_.upload(ones.data(), B);
-    cub_bytes_ = 0;
-    sum_cuda(B, loss_rows_.data(), loss_.data(), nullptr, &cub_bytes_);
-    cub_ws_.resize(std::max<int64_t>(1, static_cast<int64_t>(cub_bytes_)));  // null would mean "query"
-    batch_ = B;
-    buffers_moved();
+    size_batch_buffers(B);
   }
 
-  std::unique_ptr<OptimizeeT<float>> host_;
   std::vector<int64_t> sizes_, offsets_;
   Activation act_;
-  DeviceBuffer<float> images_, theta_, grad_, delta_, back_, loss_rows_, loss_, ones_;
-  DeviceBuffer<int32_t> labels_, idx_, y_;
-  DeviceBuffer<unsigned char> cub_ws_;
+  DeviceBuffer<float> delta_, back_;
   std::vector<DeviceBuffer<float>> a_;  // activations per layer (B, sizes[l]); the last holds the logits
-  size_t cub_bytes_ = 0;
-  int64_t batch_ = 0;
 };
 
 }  // namespace
