@@ -4,6 +4,8 @@
 # everything under $OUT (default ./gpu_results): logs, bench JSON lines, summary.md (printed last).
 # On a machine without a GPU the GPU tests report Skipped and the CUDA rows are absent, which is how
 # this script is rehearsed. Budget: well under 10 minutes (the build is most of it).
+# On the lent machine (no network, no Debian build packages): run tools/gpu_bundle.sh here first,
+# then the device tool's run with command "tools/gpu_check.sh" and carry ["data", ".gpu_deps"].
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-$PWD/gpu_results}
@@ -13,7 +15,13 @@ nvidia-smi >"$OUT/nvidia-smi.txt" 2>&1 || echo "no nvidia-smi" >"$OUT/nvidia-smi
 git rev-parse HEAD >"$OUT/commit.txt" 2>/dev/null || true
 [ -f data/mnist/t10k-images-idx3-ubyte ] || tools/fetch_data.sh >"$OUT/fetch_data.log" 2>&1
 
-cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 >"$OUT/configure.log" 2>&1 \
+# The GPU machine's image lacks the Debian build dependencies: tools/gpu_bundle.sh packs them
+# into .gpu_deps/ here, and the device call carries it (with data/).
+deps=()
+if [ -d .gpu_deps ]; then
+  deps=(-DCMAKE_PREFIX_PATH="$PWD/.gpu_deps" -DZLIB_ROOT="$PWD/.gpu_deps" -DZLIB_USE_STATIC_LIBS=ON)
+fi
+cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 "${deps[@]}" >"$OUT/configure.log" 2>&1 \
   || { tail -30 "$OUT/configure.log"; exit 1; }
 cmake --build build-gpu -j"$(nproc)" --target test_gpu test_l2o bench_backends >"$OUT/build.log" 2>&1 \
   || { tail -50 "$OUT/build.log"; exit 1; }

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Prepares what the device check needs on the lent GPU machine, which cannot fetch anything and
+# whose image has CUDA, CMake and a compiler but not this project's Debian build dependencies:
+# copies the header-only libraries (Eigen, nlohmann/json, Catch2 v2) with their CMake package
+# files, and zlib's headers and static library, into .gpu_deps/ (git-ignored), keeping the
+# /usr layout so the package files find their headers relative to themselves; and makes sure the
+# MNIST files are in data/. Then, with the device tool:
+#   run(command="tools/gpu_check.sh", carry=["data", ".gpu_deps"], timeout_s=600)
+# gpu_check.sh uses .gpu_deps/ as CMAKE_PREFIX_PATH and ZLIB_ROOT when it is there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+D=.gpu_deps
+rm -rf "$D"
+mkdir -p "$D/include" "$D/lib/cmake" "$D/share/cmake" "$D/share/eigen3"
+cp -r /usr/include/eigen3 /usr/include/nlohmann /usr/include/catch2 "$D/include/"
+cp /usr/include/zlib.h /usr/include/zconf.h "$D/include/"
+cp /usr/lib/x86_64-linux-gnu/libz.a "$D/lib/"
+cp /usr/lib/libCatch2WithMain.a "$D/lib/"  # Catch2's package file checks that it exists
+cp -r /usr/share/eigen3/cmake "$D/share/eigen3/"
+cp -r /usr/share/cmake/nlohmann_json "$D/share/cmake/"
+cp -r /usr/lib/cmake/Catch2 "$D/lib/cmake/"
+[ -f data/mnist/t10k-images-idx3-ubyte ] || tools/fetch_data.sh
+du -sh "$D" data
