@@ -37,6 +37,19 @@ bench_rc=$?
 L2O_CUDA_GRAPH=1 timeout 60 build-gpu/bench_backends --backends cuda --tasks 1,8 --rounds 10 --eval-steps 5 --max-seconds 30 \
   --data-dir data --json "$OUT/bench_graph.jsonl" >"$OUT/bench_graph.md" 2>"$OUT/bench_graph.err"
 
+# The PyTorch reference on the GPU (the image's python3 has PyTorch with CUDA), for the 20x target.
+timeout 120 python3 bench/reference/l2o_dm_torch.py --time 10 --device cuda --data data \
+  >"$OUT/torch_cuda.json" 2>"$OUT/torch_cuda.err"
+torch_line=$(python3 - "$OUT/torch_cuda.json" "$OUT/bench_backends.jsonl" <<'PY' 2>/dev/null
+import json, sys
+t = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
+ours = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
+c = [r for r in ours if r["backend"] == "cuda" and r["tasks"] == 1]
+ratio = t["median_ms"] / c[0]["median_ms_meta_iteration"] if c else float("nan")
+print(f"PyTorch CUDA {t['median_ms']:.3f} ms per meta-iteration ({t['device']}), ours {c[0]['median_ms_meta_iteration']:.3f} ms: {ratio:.1f}x" if c else f"PyTorch CUDA {t['median_ms']:.3f} ms; no CUDA row of ours")
+PY
+)
+
 case $gpu_rc in 0) gpu_result="passed" ;; 77) gpu_result="skipped (no device)" ;; *) gpu_result="FAILED (rc $gpu_rc)" ;; esac
 {
   echo "## gpu_check $(cat "$OUT/commit.txt" 2>/dev/null | cut -c1-12), $(date -u +%FT%TZ), $(( $(date +%s) - t0 )) s"
@@ -45,6 +58,7 @@ case $gpu_rc in 0) gpu_result="passed" ;; 77) gpu_result="skipped (no device)" ;
   echo "- build warnings (lines matching 'warning'): $(cat "$OUT/build_warnings.txt")"
   echo "- test_gpu: $gpu_result; $(grep -E '^(All tests passed|test cases:)' "$OUT/test_gpu.log" | tail -1)"
   echo "- bench_backends rc $bench_rc"
+  echo "- ${torch_line:-PyTorch CUDA reference: did not run (see torch_cuda.err)}"
   echo
   cat "$OUT/bench_backends.md"
   echo

@@ -292,10 +292,18 @@ def blas_in_use():
 def time_mode(args):
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(not args.no_flush_denormal)
+    dev = torch.device(args.device)
+    cuda = dev.type == "cuda"
+
+    def sync():  # CUDA work is asynchronous: time only finished work
+        if cuda:
+            torch.cuda.synchronize()
+
     X, Y = load_mnist(args.data)
+    X, Y = X.to(dev), Y.to(dev)
     n = mlp_num_params()
-    gen = torch.Generator().manual_seed(args.seed)
-    phi = (torch.randn(PHI_SIZE, generator=gen) * 0.15).clamp(-0.4, 0.4).requires_grad_(True)  # ~DM's init scale
+    gen = torch.Generator().manual_seed(args.seed)  # on the CPU; values are moved to the device
+    phi = (torch.randn(PHI_SIZE, generator=gen) * 0.15).clamp(-0.4, 0.4).to(dev).requires_grad_(True)  # ~DM's init
     p = split_phi(phi)
     opt = torch.optim.Adam([phi], lr=1e-3)
     ms = []
@@ -304,10 +312,11 @@ def time_mode(args):
     last = float("nan")
     for it in range(args.time + 1):
         if segment % 5 == 0:  # new 100-step epoch: fresh theta_0 ~ N(0, 0.01^2), zero state
-            theta = torch.randn(n, generator=gen) * 0.01
-            state = zero_state(n, torch.float32)
+            theta = (torch.randn(n, generator=gen) * 0.01).to(dev)
+            state = [(h.to(dev), c.to(dev)) for h, c in zero_state(n, torch.float32)]
+        sync()
         t0 = time.perf_counter()
-        idx_all = torch.randint(0, X.shape[0], (STEPS + 1, BATCH), generator=gen)
+        idx_all = torch.randint(0, X.shape[0], (STEPS + 1, BATCH), generator=gen).to(dev)
         state = [(h.detach(), c.detach()) for h, c in state]
         if args.formulation == "autograd":
             # One forward per step on the graph; g = df/dtheta_t taken off that graph (detached).
@@ -332,7 +341,7 @@ def time_mode(args):
                 th = theta.detach().requires_grad_(True)
                 f = mlp_loss(th, X[idx_all[t]], Y[idx_all[t]])
                 (g,) = torch.autograd.grad(f, th)
-                total += float(f)
+                total = total + f.detach()  # a tensor: no host sync per step
                 if t > 0:
                     gs.append(g)
                 if t == STEPS:
@@ -346,12 +355,14 @@ def time_mode(args):
         torch.nn.utils.clip_grad_norm_([phi], float("inf"))  # the trainer's global norm
         opt.step()
         theta = theta.detach()
-        last = float(total)
+        sync()
         ms.append((time.perf_counter() - t0) * 1e3)
+        last = float(total)
         segment += 1
     ms = ms[1:]
     blas = blas_in_use()
-    print(json.dumps({"bench": "meta_iteration_cpu", "impl": "pytorch", "formulation": args.formulation,
+    print(json.dumps({"bench": "meta_iteration_" + dev.type, "impl": "pytorch", "formulation": args.formulation,
+                      "device": torch.cuda.get_device_name(dev) if cuda else "cpu",
                       "torch": torch.__version__, "n": n, "steps": STEPS, "iters": args.time,
                       "threads": torch.get_num_threads(), "median_ms": round(float(np.median(ms)), 2),
                       "min_ms": round(float(np.min(ms)), 2), "last_meta_loss": last, "blas": blas}))
@@ -367,6 +378,7 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-flush-denormal", action="store_true", help="time mode: keep subnormal arithmetic")
     ap.add_argument("--formulation", choices=("autograd", "surrogate"), default="surrogate")
+    ap.add_argument("--device", default="cpu", help="time mode: cpu or cuda (PyTorch with CUDA)")
     args = ap.parse_args()
     if args.time > 0:
         return time_mode(args)
