@@ -16,12 +16,7 @@ class CudaL2oDm : public LearnerT<float>, public DeviceLearner {
   explicit CudaL2oDm(const L2oDmConfig& cfg) : host_(cfg) {
     std::string why;
     if (!cuda_supports_learner(cfg, &why)) throw InputError("backend \"cuda\": " + why);
-    shape_.in = static_cast<int>(cfg.input_size());
-    shape_.H0 = static_cast<int>(cfg.hidden[0]);
-    shape_.H1 = static_cast<int>(cfg.hidden[1]);
-    shape_.log_k = cfg.log_k;
-    shape_.forget_bias = cfg.forget_bias;
-    shape_.output_scale = cfg.output_scale;
+    shape_ = fused_shape(cfg, 1, 1);  // n and slots are set by reset()
   }
   std::string type() const override { return host_.type(); }
   int64_t num_params() const override { return host_.num_params(); }

@@ -57,8 +57,7 @@ size_t phi_smem(Kernel kernel, const FusedDims<float>& d) {
 
 void l2o_dm_fused_step_cuda(const L2oDmFusedShape& s, const float* phi, const float* g, float* state, float* saved,
                             int64_t slot, float* u, float* theta) {
-  check_fused_shape(s);
-  L2O_CHECK(!saved || (slot >= 0 && slot < s.slots), "slot " << slot << " outside [0, " << s.slots << ")");
+  check_fused_step_args(s, saved != nullptr, slot);
   const FusedDims<float> d = s.dims<float>();
   const size_t smem = phi_smem(fused_step_kernel, d);
   fused_step_kernel<<<grid_for(s.n, kFusedThreads), kFusedThreads, smem, cuda_stream()>>>(
@@ -68,8 +67,7 @@ void l2o_dm_fused_step_cuda(const L2oDmFusedShape& s, const float* phi, const fl
 
 void l2o_dm_fused_backward_cuda(const L2oDmFusedShape& s, const float* phi, int64_t steps, const float* saved,
                                 const float* c_init, const float* dl_du, float* ws, float* dphi) {
-  check_fused_shape(s);
-  L2O_CHECK(steps >= 1 && steps <= s.slots, "steps " << steps << " outside [1, " << s.slots << "]");
+  check_fused_backward_args(s, steps);
   const FusedDims<float> d = s.dims<float>();
   const int64_t ld = d.ld, m = steps * s.n;
   float* dz0 = ws;

@@ -44,6 +44,9 @@ struct L2oDmFusedShape {
 
 // Throws Error unless the shape fits the fused ops (in 1 or 2, hidden sizes 1..kFusedMaxHidden, n >= 1).
 void check_fused_shape(const L2oDmFusedShape& s);
+// The preconditions both twins share: the shape, and the slot (when saving) or the step count.
+void check_fused_step_args(const L2oDmFusedShape& s, bool saving, int64_t slot);
+void check_fused_backward_args(const L2oDmFusedShape& s, int64_t steps);
 
 // u (n) = the update for gradient g (n); advances state (state_size). With saved non-null, keeps
 // the step's activations in column block `slot` of saved (saved_size). theta (n), when non-null,

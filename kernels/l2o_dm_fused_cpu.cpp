@@ -17,11 +17,20 @@ void check_fused_shape(const L2oDmFusedShape& s) {
                 std::to_string(s.H0) + ", " + std::to_string(s.H1) + "]");
 }
 
+void check_fused_step_args(const L2oDmFusedShape& s, bool saving, int64_t slot) {
+  check_fused_shape(s);
+  L2O_CHECK(!saving || (slot >= 0 && slot < s.slots), "slot " << slot << " outside [0, " << s.slots << ")");
+}
+
+void check_fused_backward_args(const L2oDmFusedShape& s, int64_t steps) {
+  check_fused_shape(s);
+  L2O_CHECK(steps >= 1 && steps <= s.slots, "steps " << steps << " outside [1, " << s.slots << "]");
+}
+
 template <typename T>
 void l2o_dm_fused_step_cpu(const L2oDmFusedShape& s, const T* phi, const T* g, T* state, T* saved, int64_t slot,
                            T* u, T* theta) {
-  check_fused_shape(s);
-  L2O_CHECK(!saved || (slot >= 0 && slot < s.slots), "slot " << slot << " outside [0, " << s.slots << ")");
+  check_fused_step_args(s, saved != nullptr, slot);
   const FusedDims<T> d = s.dims<T>();
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < s.n; ++i) {
@@ -49,8 +58,7 @@ static void gemm_nt(int64_t rows, int64_t cols, int64_t m, const T* a, const T* 
 template <typename T>
 void l2o_dm_fused_backward_cpu(const L2oDmFusedShape& s, const T* phi, int64_t steps, const T* saved,
                                const T* c_init, const T* dl_du, T* ws, T* dphi) {
-  check_fused_shape(s);
-  L2O_CHECK(steps >= 1 && steps <= s.slots, "steps " << steps << " outside [1, " << s.slots << "]");
+  check_fused_backward_args(s, steps);
   const FusedDims<T> d = s.dims<T>();
   const int64_t ld = d.ld, m = steps * s.n;
   T* dz0 = ws;

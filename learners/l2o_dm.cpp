@@ -10,6 +10,20 @@
 
 namespace l2o {
 
+L2oDmFusedShape fused_shape(const L2oDmConfig& cfg, int64_t n, int64_t slots) {
+  L2O_CHECK(cfg.hidden.size() == 2, "the fused L2O-DM ops take 2 LSTM layers, got " << cfg.hidden.size());
+  L2oDmFusedShape s;
+  s.n = n;
+  s.slots = slots;
+  s.in = static_cast<int>(cfg.input_size());
+  s.H0 = static_cast<int>(cfg.hidden[0]);
+  s.H1 = static_cast<int>(cfg.hidden[1]);
+  s.log_k = cfg.log_k;
+  s.forget_bias = cfg.forget_bias;
+  s.output_scale = cfg.output_scale;
+  return s;
+}
+
 template <typename T>
 L2oDm<T>::L2oDm(L2oDmConfig cfg) : cfg_(std::move(cfg)) {
   L2O_CHECK(!cfg_.hidden.empty(), "L2O-DM needs at least one LSTM layer");

@@ -3,6 +3,7 @@
 // blocks, in parallel; per-block weight-gradient partials are summed in block order, so dphi is
 // bit-identical whatever the thread count.
 #pragma once
+#include "kernels/l2o_dm_fused.h"
 #include "learners/learner.h"
 
 namespace l2o {
@@ -14,6 +15,9 @@ struct L2oDmConfig {
   double forget_bias = 1.0;
   int64_t input_size() const { return log_k > 0 ? 2 : 1; }
 };
+
+// The fused ops' shape for this config (two LSTM layers) over n coordinates and `slots` saved steps.
+L2oDmFusedShape fused_shape(const L2oDmConfig& cfg, int64_t n, int64_t slots);
 
 template <typename T>
 class L2oDm : public LearnerT<T> {

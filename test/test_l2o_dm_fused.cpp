@@ -19,19 +19,6 @@ std::vector<double> random_vec(int64_t n, double scale, uint64_t seed) {
   return v;
 }
 
-L2oDmFusedShape shape_of(const L2oDmConfig& c, int64_t n, int64_t slots) {
-  L2oDmFusedShape s;
-  s.n = n;
-  s.slots = slots;
-  s.in = static_cast<int>(c.input_size());
-  s.H0 = static_cast<int>(c.hidden[0]);
-  s.H1 = static_cast<int>(c.hidden[1]);
-  s.log_k = c.log_k;
-  s.forget_bias = c.forget_bias;
-  s.output_scale = c.output_scale;
-  return s;
-}
-
 }  // namespace
 
 TEST_CASE("fused L2O-DM step and backward equal the blocked learner", "[lstm][fused]") {
@@ -40,7 +27,7 @@ TEST_CASE("fused L2O-DM step and backward equal the blocked learner", "[lstm][fu
     cfg.log_k = log_k;
     const int64_t n = 300, warm = 3, steps = 5;  // 300 coordinates: two of the learner's 256-row blocks
     L2oDm<double> dm(cfg);
-    const L2oDmFusedShape s = shape_of(cfg, n, steps);
+    const L2oDmFusedShape s = fused_shape(cfg, n, steps);
     REQUIRE(s.num_params() == dm.num_params());
     std::vector<double> phi(dm.num_params());
     dm.init_params(3, phi.data());

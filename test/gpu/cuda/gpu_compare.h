@@ -8,6 +8,7 @@
 
 #include "engine/rng.h"
 #include "kernels/cuda_context.cuh"
+#include "optimizees/optimizee.h"
 
 namespace l2o_gpu {
 
@@ -18,6 +19,13 @@ constexpr float kSentinel = -12345.678f;
 inline const std::vector<int64_t>& sizes() {
   static const std::vector<int64_t> s = {1, 7, 33, 257, 15910};
   return s;
+}
+
+// A named problem reading the repository's data/ (the tests run from the build directory).
+inline l2o::ProblemConfig problem(const std::string& name) {
+  l2o::ProblemConfig c = l2o::problem_config_by_name(name);
+  c.data_dir = L2O_SOURCE_DIR "/data";
+  return c;
 }
 
 inline std::vector<float> random_floats(int64_t n, float lo, float hi, uint64_t seed) {

@@ -227,12 +227,6 @@ void check_all_ops() {
   }
 }
 
-ProblemConfig problem(const std::string& name) {
-  ProblemConfig c = problem_config_by_name(name);
-  c.data_dir = L2O_SOURCE_DIR "/data";
-  return c;
-}
-
 }  // namespace
 
 TEST_CASE("conv ops (float): GPU matches the CPU twins", "[gpu][conv]") { check_all_ops<float>(); }

@@ -1,6 +1,7 @@
 // The MLP row/elementwise ops and the hand-designed optimizer kernels against their CPU twins.
 #include "kernels/mlp_ops.h"
 #include "kernels/optim.h"
+#include "kernels/segment_ops.h"
 #include "test/gpu/cuda/gpu_compare.h"
 
 using namespace l2o;
@@ -106,5 +107,24 @@ TEST_CASE("hand-designed optimizer kernels: GPU matches the CPU twins over three
     run("adam_apply", true, true,
         [&](G g, F m, F v, F, F p, int64_t t) { adam_apply_cpu(n, p, g, m, v, 0.001f, 0.9f, 0.999f, 1e-8f, t); },
         [&](G g, F m, F v, F, F p, int64_t t) { adam_apply_cuda(n, p, g, m, v, 0.001f, 0.9f, 0.999f, 1e-8f, t); });
+  }
+}
+
+TEST_CASE("segment suffix sums and scaling: GPU matches the CPU twins", "[gpu][segment]") {
+  for (int64_t n : sizes()) {
+    INFO("n = " << n);
+    for (int64_t steps : {int64_t(1), int64_t(2), int64_t(20)}) {
+      INFO("steps = " << steps);
+      auto x = random_floats(steps * n, -1.0f, 1.0f, 40 + steps);
+      Guarded<float> d_x(x);
+      suffix_sum_steps_cpu(steps, n, x.data());
+      suffix_sum_steps_cuda(steps, n, d_x.data());
+      require_close(d_x.get(), x, 0.0, 0.0, "suffix sums");  // the same additions in the same order
+    }
+    auto y = random_floats(n, -2.0f, 2.0f, 50);
+    Guarded<float> d_y(y);
+    scale_cpu(n, 0.37f, y.data());
+    scale_cuda(n, 0.37f, d_y.data());
+    require_close(d_y.get(), y, 0.0, 0.0, "scale");
   }
 }

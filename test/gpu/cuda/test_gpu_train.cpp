@@ -12,16 +12,6 @@
 using namespace l2o;
 using namespace l2o_gpu;
 
-namespace {
-
-ProblemConfig problem(const std::string& name) {
-  ProblemConfig c = problem_config_by_name(name);
-  c.data_dir = L2O_SOURCE_DIR "/data";
-  return c;
-}
-
-}  // namespace
-
 TEST_CASE("MLP optimizee: loss and gradient agree on both backends", "[gpu][mlp]") {
   for (const char* name : {"mlp_orig", "mlp_relu", "mlp_deeper"}) {
     for (int64_t batch : {int64_t(1), int64_t(7), int64_t(128)}) {
