@@ -9,12 +9,15 @@
 #include <cstdint>
 #include <cstdio>
 #include <functional>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "engine/rng.h"
 #include "kernels/op_cost.h"
+#include "kernels/optim.h"
 
 namespace l2o::bench {
 
@@ -136,6 +139,67 @@ Check compare(const std::string& what, const G* got, const R* ref, int64_t n, do
   return c;
 }
 
+// v = mean + sd * N(0, 1) from a fixed stream: the same inputs on every run and backend.
+template <typename T>
+void fill_normal(std::vector<T>& v, uint64_t seed, double sd, double mean = 0) {
+  Rng r(seed, 7);
+  for (auto& x : v) x = static_cast<T>(mean + sd * r.normal());
+}
+inline std::vector<float> normal_values(int64_t n, uint64_t seed, double sd, double mean = 0) {
+  std::vector<float> v(static_cast<size_t>(n));
+  fill_normal(v, seed, sd, mean);
+  return v;
+}
+
+// "a,b,,c" -> {a, b, c} (command-line lists).
+inline std::vector<std::string> split_csv(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string x;
+  while (std::getline(ss, x, ','))
+    if (!x.empty()) out.push_back(x);
+  return out;
+}
+
+// The optimizer ops' row names, shared by the CPU and CUDA benches so their JSON rows join.
+inline const char* optim_op_name(OptimOp op) {
+  switch (op) {
+    case OptimOp::sgd: return "sgd_update";
+    case OptimOp::momentum: return "momentum_update";
+    case OptimOp::nag: return "nag_update";
+    case OptimOp::adam: return "adam_update";
+    case OptimOp::adagrad: return "adagrad_update";
+    case OptimOp::rmsprop: return "rmsprop_update";
+    case OptimOp::adam_apply: return "adam_apply";
+  }
+  return "?";
+}
+
+// The optimizer benches' hyperparameters, and one CPU call of an op. State buffers: s1 = momentum
+// or Adam's m, s2 = Adam's v or the squared-gradient accumulator, p = adam_apply's parameters.
+struct OptimBenchArgs {
+  float lr = 1e-2f, mu = 0.9f, b1 = 0.9f, b2 = 0.999f, eps = 1e-8f, alpha = 0.99f;
+  int64_t t = 10;  // Adam's step (bias corrections)
+};
+
+inline void optim_cpu(OptimOp op, int64_t n, const OptimBenchArgs& a, const float* g, float* s1, float* s2, float* u,
+                      float* p) {
+  switch (op) {
+    case OptimOp::sgd: sgd_update_cpu(n, g, u, a.lr); break;
+    case OptimOp::momentum: momentum_update_cpu(n, g, s1, u, a.lr, a.mu, false); break;
+    case OptimOp::nag: momentum_update_cpu(n, g, s1, u, a.lr, a.mu, true); break;
+    case OptimOp::adam: adam_update_cpu(n, g, s1, s2, u, a.lr, a.b1, a.b2, a.eps, a.t); break;
+    case OptimOp::adagrad: adagrad_update_cpu(n, g, s2, u, a.lr, a.eps); break;
+    case OptimOp::rmsprop: rmsprop_update_cpu(n, g, s2, u, a.lr, a.alpha, a.eps); break;
+    case OptimOp::adam_apply: adam_apply_cpu(n, p, g, s1, s2, a.lr, a.b1, a.b2, a.eps, a.t); break;
+  }
+}
+
+inline nlohmann::json check_json(const Check& c) {
+  return {{"ok", c.ok},           {"against", c.what}, {"max_abs_err", c.max_abs},
+          {"max_rel_err", c.max_rel}, {"atol", c.atol},    {"rtol", c.rtol}};
+}
+
 // One planned benchmark; weight = its share of the time cap relative to the others.
 struct Plan {
   std::string group, name;
@@ -178,14 +242,31 @@ struct Result {
       j["bytes"] = cost.bytes;
       j["gbps"] = gbps();
     }
-    if (check.done)
-      j["verify"] = {{"ok", check.ok},         {"against", check.what}, {"max_abs_err", check.max_abs},
-                     {"max_rel_err", check.max_rel}, {"atol", check.atol},   {"rtol", check.rtol}};
+    if (check.done) j["verify"] = check_json(check);
     if (!note.empty()) j["note"] = note;
     for (auto it = extra.begin(); it != extra.end(); ++it) j[it.key()] = it.value();
     return j;
   }
 };
+
+// Times fn into r unless r's verification failed: a wrong op is reported, never timed.
+template <class F, class S = void (*)()>
+void time_if_verified(Result& r, F&& fn, double budget_s, const TimeOptions& o = {}, S&& sync = [] {}) {
+  if (r.check.done && !r.check.ok) {
+    r.skipped = true;
+    r.note = "verification failed";
+    return;
+  }
+  r.t = time_op(fn, budget_s, o, sync);
+}
+
+// The table's verification cell: "ok" or "**FAIL**" and max |err| / max |ref|.
+inline std::string verify_cell(const Check& c) {
+  if (!c.done) return "-";
+  char b[32];
+  std::snprintf(b, sizeof b, "%.1e", c.max_rel);
+  return std::string(c.ok ? "ok " : "**FAIL** ") + b;
+}
 
 // Runs the plans in order, giving each a share of the time left proportional to its weight;
 // once the cap is spent, the remaining plans are skipped.

@@ -4,7 +4,8 @@
 //   bench_ops_cpu [--max-seconds S] [--json FILE] [--only GROUPS] [--n N] [--tasks K,K,...]
 //                 [--data DIR] [--gemm-sizes N,N,...] [--min-reps R] [--backend cpu]
 //
-//   groups (--only, comma-separated; default all): lstm, learner, mlp, optim, gemm, e2e
+//   groups (--only, comma-separated; default all): lstm, learner, mlp, optim, gemm, act (float
+//                sigmoid/tanh rates, for the activation floor), e2e
 //   --n          coordinates for the lstm/learner/optim ops [15910 = MLP-orig]; e2e always uses MLP-orig
 //   --tasks      task counts K for e2e [1,8]: K optimizee instances (seeds) whose coordinates are
 //                concatenated for one learner of K*n coordinates; the optimizee runs per task
@@ -25,7 +26,6 @@
 #include <exception>
 #include <fstream>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -35,6 +35,7 @@
 #include "engine/numerics.h"
 #include "engine/rng.h"
 #include "engine/segment.h"
+#include "kernels/activation_math.h"
 #include "kernels/lstm.h"
 #include "kernels/op_cost.h"
 #include "kernels/optim.h"
@@ -67,12 +68,6 @@ int max_threads() {
 #endif
 }
 
-template <class T>
-void fill_normal(std::vector<T>& v, uint64_t seed, double sd, double mean = 0) {
-  Rng r(seed, 7);
-  for (auto& x : v) x = static_cast<T>(mean + sd * r.normal());
-}
-
 template <class To, class From>
 std::vector<To> cast(const std::vector<From>& v) {
   return std::vector<To>(v.begin(), v.end());
@@ -81,22 +76,13 @@ std::vector<To> cast(const std::vector<From>& v) {
 struct Args {
   double max_seconds = 120;
   std::string json, data = "data", backend = "cpu";
-  std::vector<std::string> only = {"lstm", "learner", "mlp", "optim", "gemm", "e2e"};
+  std::vector<std::string> only = {"lstm", "learner", "mlp", "optim", "gemm", "act", "e2e"};
   int64_t n = 15910;
   std::vector<int> tasks = {1, 8};
   std::vector<int64_t> gemm_sizes = {256, 512, 1024};
   int min_reps = 3;
   bool want(const std::string& g) const { return std::find(only.begin(), only.end(), g) != only.end(); }
 };
-
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string x;
-  while (std::getline(ss, x, ','))
-    if (!x.empty()) out.push_back(x);
-  return out;
-}
 
 // Everything measured, for the tables and the floor.
 struct State {
@@ -122,13 +108,7 @@ struct State {
 template <class F>
 void timed(State& st, Result r, double budget, F&& fn, TimeOptions o = {}) {
   o.min_reps = std::max(1, st.args.min_reps);
-  if (r.check.done && !r.check.ok) {
-    r.skipped = true;
-    r.note = "verification failed";
-    st.add(std::move(r));
-    return;
-  }
-  r.t = time_op(fn, budget, o);
+  time_if_verified(r, fn, budget, o);
   st.add(std::move(r));
 }
 
@@ -342,21 +322,11 @@ void bench_mlp(State& st, bool with_grad, double budget) {
 
 // ------------------------------------------------------------------------------------------------
 // Elementwise optimizers (kernels/optim.h) vs naive double loops written from PyTorch's formulas.
-const char* optim_name(OptimOp op) {
-  switch (op) {
-    case OptimOp::sgd: return "sgd_update";
-    case OptimOp::momentum: return "momentum_update";
-    case OptimOp::nag: return "nag_update";
-    case OptimOp::adam: return "adam_update";
-    case OptimOp::adagrad: return "adagrad_update";
-    case OptimOp::rmsprop: return "rmsprop_update";
-    default: return "adam_apply";
-  }
-}
-
 void bench_optim(State& st, OptimOp op, double budget) {
-  const int64_t n = st.args.n, t = 10;
-  const float lr = 1e-2f, mu = 0.9f, b1 = 0.9f, b2 = 0.999f, eps = 1e-8f, alpha = 0.99f;
+  const int64_t n = st.args.n;
+  const OptimBenchArgs oa;
+  const float lr = oa.lr, mu = oa.mu, b1 = oa.b1, b2 = oa.b2, eps = oa.eps, alpha = oa.alpha;
+  const int64_t t = oa.t;
   std::vector<float> g(n), s1(n), s2(n), u(n);
   fill_normal(g, 11, 1e-2);
   fill_normal(s1, 12, 1e-3);  // momentum buffer / Adam m / param
@@ -396,23 +366,11 @@ void bench_optim(State& st, OptimOp op, double budget) {
         break;
     }
   }
-  auto call = [&] {
-    switch (op) {
-      case OptimOp::sgd: sgd_update_cpu(n, g.data(), u.data(), lr); break;
-      case OptimOp::momentum: momentum_update_cpu(n, g.data(), s1.data(), u.data(), lr, mu, false); break;
-      case OptimOp::nag: momentum_update_cpu(n, g.data(), s1.data(), u.data(), lr, mu, true); break;
-      case OptimOp::adam: adam_update_cpu(n, g.data(), s1.data(), s2.data(), u.data(), lr, b1, b2, eps, t); break;
-      case OptimOp::adagrad: adagrad_update_cpu(n, g.data(), s2.data(), u.data(), lr, eps); break;
-      case OptimOp::rmsprop: rmsprop_update_cpu(n, g.data(), s2.data(), u.data(), lr, alpha, eps); break;
-      case OptimOp::adam_apply:
-        adam_apply_cpu(n, p.data(), g.data(), s1.data(), s2.data(), lr, b1, b2, eps, t);
-        break;
-    }
-  };
+  auto call = [&] { optim_cpu(op, n, oa, g.data(), s1.data(), s2.data(), u.data(), p.data()); };
   call();
   Result r;
   r.group = "optim";
-  r.op = optim_name(op);
+  r.op = optim_op_name(op);
   r.shape = "n=" + std::to_string(n);
   r.threads = 1;
   if (op == OptimOp::adam_apply) {
@@ -473,6 +431,52 @@ void bench_gemm_square(State& st, int64_t N, bool all_threads, double budget) {
   r.cost.gemm_flops = r.cost.flops = T * gemm_flops(N, N, N);
   r.cost.bytes = T * 3.0 * N * N * 4;
   timed(st, std::move(r), budget, run, TimeOptions{3, 30, 1e-3});
+}
+
+// The machine's rate for the shared float sigmoid / tanh (activation_math.h), the cell math's
+// bottleneck, on an L1-resident array per thread: the floor's second term (floor_report).
+void bench_activation(State& st, bool tanh_fn, bool all_threads, double budget) {
+  // kReps passes per parallel region, so the region's wake-up (tens of us with a passive wait
+  // policy) is small against its ~0.2 ms of work.
+  constexpr int64_t kLen = 4096, kReps = 64;
+  const int T = all_threads ? st.threads : 1;
+  std::vector<std::vector<float>> x(T, std::vector<float>(kLen)), y = x;
+  for (int i = 0; i < T; ++i) fill_normal(x[i], 60 + i, 3.0);
+  auto run = [&] {
+#pragma omp parallel for num_threads(T) schedule(static, 1)
+    for (int i = 0; i < T; ++i) {
+      const float* __restrict xi = x[i].data();
+      float* __restrict yi = y[i].data();
+      for (int64_t rep = 0; rep < kReps; ++rep) {
+        if (tanh_fn) {
+#pragma omp simd
+          for (int64_t j = 0; j < kLen; ++j) yi[j] = tanh_act(xi[j]);
+        } else {
+#pragma omp simd
+          for (int64_t j = 0; j < kLen; ++j) yi[j] = sigmoid(xi[j]);
+        }
+      }
+    }
+  };
+  run();
+  std::vector<double> ref(kLen);
+  for (int64_t j = 0; j < kLen; ++j) {
+    const double v = x[0][j];
+    ref[j] = tanh_fn ? std::tanh(v) : 1.0 / (1.0 + std::exp(-v));
+  }
+  Result r;
+  r.group = "act";
+  r.op = std::string(tanh_fn ? "tanh" : "sigmoid") + (all_threads ? "_all_threads" : "_1_thread");
+  r.shape = std::to_string(T) + " x " + std::to_string(kReps) + " x " + std::to_string(kLen) + " floats (L1)";
+  r.threads = T;
+  r.check = compare(tanh_fn ? "tanh_act<float> vs double" : "sigmoid<float> vs double", y[0].data(), ref.data(), kLen,
+                    1e-6, 1e-6);
+  (tanh_fn ? r.cost.tanhs : r.cost.sigmoids) = double(T) * kLen * kReps;
+  r.cost.flops = r.cost.activation_flops();
+  r.cost.bytes = 2.0 * T * kLen * kReps * 4;
+  timed(st, std::move(r), budget, run, TimeOptions{3, 50, 1e-3});
+  Result& done = st.results.back();
+  if (!done.skipped) done.extra["ns_per_activation"] = done.t.median_ms * 1e6 / (double(T) * kLen * kReps);
 }
 
 // The LSTM's GEMM shapes per coordinate block, over n coordinates, all threads (as L2oDm runs
@@ -717,8 +721,7 @@ void print_tables(const State& st) {
               "GB/s |\n|---|---|---|---|---|---|---|---|---|---|\n");
   for (const auto& r : st.results) {
     if (r.group == "e2e") continue;
-    const std::string ver = r.check.done ? std::string(r.check.ok ? "ok " : "**FAIL** ") + fmt(r.check.max_rel, "%.1e")
-                                         : "-";
+    const std::string ver = verify_cell(r.check);
     if (r.skipped) {
       std::printf("| %s | %s | %s | %d | %s | skipped: %s | | | | |\n", r.group.c_str(), r.op.c_str(),
                   r.shape.c_str(), r.threads, ver.c_str(), r.note.c_str());
@@ -776,13 +779,24 @@ void floor_report(State& st, std::ofstream* json) {
       if (g) gemm_shape_ms += g->t.median_ms;
       else have_shapes = false;
     }
+ // Activation term: every float sigmoid and tanh at the rate measured for it with the same threads
+  // (group act); the rest of the FLOPs stay at the GEMM rate.
+  const std::string suffix = st.threads > 1 ? "_all_threads" : "_1_thread";
+  const Result* sig = st.find("sigmoid" + suffix);
+  const Result* th = st.find("tanh" + suffix);
+  auto ns_per = [](const Result* a) { return a->extra.value("ns_per_activation", NAN); };
   std::printf("\n## FLOP floor of a meta-iteration (fp32 GEMM rate at threads = %d: %.1f GFLOP/s, %s; "
               "1 thread: %s GFLOP/s, %s)\n\n",
               st.threads, rate, best->op.c_str(), best1 ? fmt(best1->gflops(), "%.1f").c_str() : "-",
               best1 ? best1->op.c_str() : "-");
+  if (sig && th)
+    std::printf("Activation floor: the non-activation FLOPs at that GEMM rate plus every sigmoid (%.3f ns) and "
+                "tanh (%.3f ns, aggregate over %d threads) at its measured rate.\n\n",
+                ns_per(sig), ns_per(th), st.threads);
   std::printf("| K | GFLOP / meta-iteration (GEMM part) | kFLOP / coord-step | floor ms at that rate | "
-              "measured ms | measured / floor | learner GEMMs at their shapes' rates, ms | measured / that |\n"
-              "|---|---|---|---|---|---|---|---|\n");
+              "measured ms | measured / floor | learner GEMMs at their shapes' rates, ms | measured / that | "
+              "activations (M) | activation floor ms | measured / activation floor |\n"
+              "|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (int K : st.args.tasks) {
     const Result* m = st.find("meta_iteration_K" + std::to_string(K));
     if (!m) continue;
@@ -791,9 +805,14 @@ void floor_report(State& st, std::ofstream* json) {
     // Shape floor: the per-block GEMM rates were measured over st.args.n coordinates; scale to N.
     const double shape_ms = have_shapes ? gemm_shape_ms * kSteps * double(N) / double(st.args.n) : NAN;
     const double per_coord_step = m->cost.flops / double(N) / kSteps / 1e3;
-    std::printf("| %d | %.2f (%.2f) | %.1f | %.1f | %.1f | **%.2fx** | %s | %s |\n", K, m->cost.flops / 1e9,
-                m->cost.gemm_flops / 1e9, per_coord_step, floor_ms, m->t.median_ms, m->t.median_ms / floor_ms,
-                fmt(shape_ms, "%.1f").c_str(), fmt(m->t.median_ms / shape_ms, "%.2fx").c_str());
+    const double act_floor_ms = sig && th ? (m->cost.flops - m->cost.activation_flops()) / (rate * 1e6) +
+                                                (m->cost.sigmoids * ns_per(sig) + m->cost.tanhs * ns_per(th)) / 1e6
+                                          : NAN;
+    std::printf("| %d | %.2f (%.2f) | %.1f | %.1f | %.1f | **%.2fx** | %s | %s | %.1f | %s | **%s** |\n", K,
+                m->cost.flops / 1e9, m->cost.gemm_flops / 1e9, per_coord_step, floor_ms, m->t.median_ms,
+                m->t.median_ms / floor_ms, fmt(shape_ms, "%.1f").c_str(), fmt(m->t.median_ms / shape_ms, "%.2fx").c_str(),
+                (m->cost.sigmoids + m->cost.tanhs) / 1e6, fmt(act_floor_ms, "%.1f").c_str(),
+                fmt(m->t.median_ms / act_floor_ms, "%.2fx").c_str());
     if (json) {
       nlohmann::json j = {{"bench", kBench},
                           {"backend", "cpu"},
@@ -807,6 +826,12 @@ void floor_report(State& st, std::ofstream* json) {
                           {"floor_ms", floor_ms},
                           {"measured_ms", m->t.median_ms},
                           {"ratio", m->t.median_ms / floor_ms}};
+      if (sig && th) {
+        j["sigmoids"] = m->cost.sigmoids;
+        j["tanhs"] = m->cost.tanhs;
+        j["activation_floor_ms"] = act_floor_ms;
+        j["ratio_to_activation_floor"] = m->t.median_ms / act_floor_ms;
+      }
       if (have_shapes) {
         j["learner_gemm_ms_at_shape_rates"] = shape_ms;
         j["ratio_to_shape_gemm_ms"] = m->t.median_ms / shape_ms;
@@ -819,7 +844,7 @@ void floor_report(State& st, std::ofstream* json) {
 int usage(const char* why) {
   if (why) std::fprintf(stderr, "bench_ops_cpu: %s\n", why);
   std::fprintf(stderr,
-               "usage: bench_ops_cpu [--max-seconds S] [--json FILE] [--only lstm,learner,mlp,optim,gemm,e2e]\n"
+               "usage: bench_ops_cpu [--max-seconds S] [--json FILE] [--only lstm,learner,mlp,optim,gemm,act,e2e]\n"
                "                     [--n N] [--tasks 1,8] [--data DIR] [--gemm-sizes 256,512,1024] [--min-reps R] "
                "[--backend cpu]\n");
   return 2;
@@ -836,18 +861,18 @@ int main(int argc, char** argv) {
     if (k == "-h" || k == "--help") return usage(nullptr);
     if (k == "--max-seconds") a.max_seconds = std::atof(val().c_str());
     else if (k == "--json") a.json = val();
-    else if (k == "--only") a.only = split(val());
+    else if (k == "--only") a.only = split_csv(val());
     else if (k == "--n") a.n = std::atoll(val().c_str());
     else if (k == "--data") a.data = val();
     else if (k == "--backend") a.backend = val();
     else if (k == "--gemm-sizes") {
       a.gemm_sizes.clear();
-      for (const auto& s : split(val())) a.gemm_sizes.push_back(std::atoll(s.c_str()));
+      for (const auto& s : split_csv(val())) a.gemm_sizes.push_back(std::atoll(s.c_str()));
     }
     else if (k == "--min-reps") a.min_reps = std::atoi(val().c_str());
     else if (k == "--tasks") {
       a.tasks.clear();
-      for (const auto& s : split(val())) a.tasks.push_back(std::atoi(s.c_str()));
+      for (const auto& s : split_csv(val())) a.tasks.push_back(std::atoi(s.c_str()));
     } else {
       return usage(("unknown argument \"" + k + "\"").c_str());
     }
@@ -859,7 +884,7 @@ int main(int argc, char** argv) {
   for (int K : a.tasks)
     if (K < 1) return usage("--tasks: K must be >= 1");
   for (const auto& g : a.only)
-    if (g != "lstm" && g != "learner" && g != "mlp" && g != "optim" && g != "gemm" && g != "e2e")
+    if (g != "lstm" && g != "learner" && g != "mlp" && g != "optim" && g != "gemm" && g != "act" && g != "e2e")
       return usage(("unknown group \"" + g + "\"").c_str());
 
   try {
@@ -882,7 +907,7 @@ int main(int argc, char** argv) {
     if (a.want("optim"))
       for (OptimOp op : {OptimOp::sgd, OptimOp::momentum, OptimOp::nag, OptimOp::adam, OptimOp::adagrad,
                          OptimOp::rmsprop, OptimOp::adam_apply})
-        plans.push_back({"optim", optim_name(op), 0.2, [&st, op](double b) { bench_optim(st, op, b); }});
+        plans.push_back({"optim", optim_op_name(op), 0.2, [&st, op](double b) { bench_optim(st, op, b); }});
     if (a.want("gemm")) {
       for (int64_t N : a.gemm_sizes)
         for (bool all : {false, true})
@@ -895,6 +920,12 @@ int main(int argc, char** argv) {
                            [&st, k, in](double b) { bench_gemm_lstm(st, k, in, true, b); }});
       plans.push_back({"gemm", "gemm_lstm_fwd_in2_unblocked", 0.5, [&st](double b) { bench_gemm_lstm(st, "fwd", 2, false, b); }});
     }
+    if (a.want("act"))
+      for (bool all : {false, true})
+        if (!all || st.threads > 1)
+          for (bool t : {false, true})
+            plans.push_back({"act", std::string(t ? "tanh" : "sigmoid") + (all ? "_all_threads" : "_1_thread"), 0.2,
+                             [&st, t, all](double b) { bench_activation(st, t, all, b); }});
     if (a.want("e2e"))
       for (int K : a.tasks) {
         plans.push_back({"e2e", "eval_step_K" + std::to_string(K), 1.0 + 0.25 * K,

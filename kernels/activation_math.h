@@ -1,8 +1,9 @@
 // Per-element activation functions and their derivatives, shared by CPU and CUDA code.
 //
-// Float sigmoid/tanh use a branch-free exp (Cephes expf: range reduction + degree-6
-// polynomial, ~1 ulp) instead of the C library: the compiler vectorises it on the CPU, where
-// libm's scalar calls dominated the LSTM step, and the GPU runs the very same arithmetic.
+// Float sigmoid uses a branch-free exp (Cephes expf: range reduction + degree-6 polynomial, ~1 ulp)
+// and float tanh a rational approximation, instead of the C library: the compiler vectorises them
+// on the CPU, where libm's scalar calls dominated the LSTM step, and the GPU runs the very same
+// arithmetic.
 // Double keeps the library functions (finite-difference checks).
 #pragma once
 #include <cmath>
@@ -70,17 +71,30 @@ template <typename T>
 L2O_HD T tanh_act(T x) {
   return tanh(x);
 }
-// tanh(|x|) = (1 - e^{-2|x|}) / (1 + e^{-2|x|}), with the odd Taylor series below 0.1 where the
-// subtraction would cancel (series error < 3e-10 relative there).
+// Float tanh as a [13/6] rational minimax approximation on [-7.905, 7.905] (Eigen 3.4's
+// generic_fast_tanh_float coefficients), clamped outside, where it rounds to exactly +-1. Error
+// <= 3e-7 relative over [-86, 86] including tiny arguments (test_activation_math), and about half
+// the instructions of an exp-based tanh: no exp, no small-argument series, no sign fix-up. The
+// LSTM cell evaluates 3 tanh per unit and coordinate-step (bench/NOTES.md row 13). NaN propagates
+// (both clamp comparisons are false for NaN).
 template <>
 L2O_HD float tanh_act<float>(float x) {
-  const float a = x < 0.0f ? -x : x;
-  const float e = exp_approx(-2.0f * a);
-  const float big = (1.0f - e) / (1.0f + e);
-  const float a2 = a * a;
-  const float small = a * (1.0f + a2 * (-1.0f / 3 + a2 * (2.0f / 15 + a2 * (-17.0f / 315))));
-  const float t = a < 0.1f ? small : big;
-  return x < 0.0f ? -t : t;
+  constexpr float kClamp = 7.90531110763549805f;
+  x = x > kClamp ? kClamp : x;
+  x = x < -kClamp ? -kClamp : x;
+  const float x2 = x * x;
+  float p = -2.76076847742355e-16f;
+  p = p * x2 + 2.00018790482477e-13f;
+  p = p * x2 + -8.60467152213735e-11f;
+  p = p * x2 + 5.12229709037114e-08f;
+  p = p * x2 + 1.48572235717979e-05f;
+  p = p * x2 + 6.37261928875436e-04f;
+  p = p * x2 + 4.89352455891786e-03f;
+  float q = 1.19825839466702e-06f;
+  q = q * x2 + 1.18534705686654e-04f;
+  q = q * x2 + 2.26843463243900e-03f;
+  q = q * x2 + 4.89352518554385e-03f;
+  return x * p / q;
 }
 
 template <typename T>

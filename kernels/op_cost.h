@@ -21,13 +21,19 @@ struct OpCost {
   double flops = 0;
   double bytes = 0;
   double gemm_flops = 0;  // the part of flops spent in GEMMs (the floor's dominant term)
+  // Float sigmoid and tanh evaluations (kernels/activation_math.h), also counted in flops. Each is
+  // ~20 vector instructions and a divide, so their count, not their FLOPs, bounds the cell math.
+  double sigmoids = 0, tanhs = 0;
   OpCost& operator+=(const OpCost& o) {
     flops += o.flops;
     bytes += o.bytes;
     gemm_flops += o.gemm_flops;
+    sigmoids += o.sigmoids;
+    tanhs += o.tanhs;
     return *this;
   }
-  OpCost scaled(double s) const { return {flops * s, bytes * s, gemm_flops * s}; }
+  OpCost scaled(double s) const { return {flops * s, bytes * s, gemm_flops * s, sigmoids * s, tanhs * s}; }
+  double activation_flops() const;
 };
 
 // Per-element FLOPs of the shared math (kernels/lstm_math.h).
@@ -39,6 +45,8 @@ constexpr double kLstmCellForwardFlops = 3 * kSigmoidFlops + 2 * kTanhFlops + 1 
 constexpr double kLstmCellBackwardFlops = kTanhFlops + 5 + 4 * 4 + 1;
 // log_and_sign: fabs, add, log, div, clamp (1); mul, exp(k), clamp (2).
 constexpr double kLogAndSignFlops = 9;
+
+inline double OpCost::activation_flops() const { return sigmoids * kSigmoidFlops + tanhs * kTanhFlops; }
 
 inline double gemm_flops(double m, double n, double k) { return 2.0 * m * n * k; }
 
@@ -54,6 +62,8 @@ inline OpCost lstm_layer_forward_cost(int64_t n, int64_t in, int64_t H, int64_t 
   OpCost c;
   c.gemm_flops = gemm_flops(G, N, K);
   c.flops = c.gemm_flops + G * N + kLstmCellForwardFlops * H * N;
+  c.sigmoids = 3.0 * H * N;
+  c.tanhs = 2.0 * H * N;
   // read xh, w, b, c_prev; write z, gates, c, h
   c.bytes = elem_bytes * (K * N + K * G + G + H * N + G * N + G * N + H * N + H * N);
   return c;
@@ -65,6 +75,7 @@ inline OpCost lstm_layer_backward_cost(int64_t n, int64_t in, int64_t H, int64_t
   OpCost c;
   c.gemm_flops = 2 * gemm_flops(K, N, G);
   c.flops = c.gemm_flops + kLstmCellBackwardFlops * H * N + G * N;
+  c.tanhs = double(H) * N;  // tanh(c) recomputed
   // read xh, w, gates, c_prev, c, dh; dc read+write; write dz, dxh; dw, db read+write
   c.bytes = elem_bytes * (K * N + K * G + G * N + 3 * H * N + 2 * H * N + G * N + K * N + 2 * K * G + 2 * G);
   return c;
@@ -139,6 +150,7 @@ inline OpCost mlp_forward_cost(const std::vector<int64_t>& sizes, int64_t batch,
     const double in = double(sizes[l]), out = double(sizes[l + 1]);
     c.gemm_flops += gemm_flops(B, out, in);
     c.flops += B * out * (l + 2 < sizes.size() ? 1 + kSigmoidFlops : 1);
+    if (l + 2 < sizes.size()) c.sigmoids += B * out;  // MLP-orig's hidden layer (sigmoid)
     params += in * out + out;
   }
   c.flops += c.gemm_flops + 6 * B * double(sizes.back());

@@ -1,6 +1,7 @@
 // The float approximations shared by the CPU and CUDA LSTM against the C library in double.
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <limits>
 
 #include "kernels/activation_math.h"
 
@@ -20,10 +21,15 @@ TEST_CASE("exp_approx, sigmoid and tanh_act are accurate over the range the LSTM
   INFO("max rel error exp " << worst_exp << ", abs sigmoid " << worst_sig << ", rel tanh " << worst_tanh);
   REQUIRE(worst_exp < 3e-7);
   REQUIRE(worst_sig < 2e-7);
-  REQUIRE(worst_tanh < 1e-6);
-  // Tiny arguments keep their relative accuracy (the series branch).
+  REQUIRE(worst_tanh < 5e-7);
+  // Tiny arguments keep their relative accuracy (tanh is x times a rational function of x^2).
   REQUIRE(tanh_act(1e-5f) == Approx(1e-5).epsilon(1e-6));
   REQUIRE(tanh_act(-0.05f) == Approx(std::tanh(-0.05)).epsilon(1e-6));
+  REQUIRE(tanh_act(1e-30f) == Approx(1e-30).epsilon(1e-6));
+  // The clamp: exactly +-1 from there on, and no overshoot just below it.
+  REQUIRE(tanh_act(7.9f) <= 1.0f);
+  REQUIRE(tanh_act(7.9054f) == 1.0f);
+  REQUIRE(tanh_act(std::numeric_limits<float>::infinity()) == 1.0f);
 }
 
 TEST_CASE("activation approximations saturate and propagate NaN", "[math]") {

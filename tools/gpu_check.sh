@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The device check (DESIGN.md section 7): one short run on a machine with a GPU. Builds for sm_90,
-# runs the GPU-vs-CPU tests, then the CPU and CUDA backends side by side on MLP-orig, and writes
-# everything under $OUT (default ./gpu_results): logs, bench JSON lines, summary.md (printed last).
+# runs the GPU-vs-CPU tests, the CPU and CUDA backends side by side on MLP-orig, and each CUDA op
+# against its CPU twin (bench_ops_cuda), and writes everything under $OUT (default ./gpu_results):
+# logs, bench JSON lines, summary.md (printed last).
 # On a machine without a GPU the GPU tests report Skipped and the CUDA rows are absent, which is how
 # this script is rehearsed. Budget: well under 10 minutes (the build is most of it).
 # On the lent machine (no network, no Debian build packages): run tools/gpu_bundle.sh here first,
@@ -23,8 +24,8 @@ if [ -d .gpu_deps ]; then
 fi
 cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 "${deps[@]}" >"$OUT/configure.log" 2>&1 \
   || { tail -30 "$OUT/configure.log"; exit 1; }
-cmake --build build-gpu -j"$(nproc)" --target test_gpu test_l2o bench_backends >"$OUT/build.log" 2>&1 \
-  || { tail -50 "$OUT/build.log"; exit 1; }
+cmake --build build-gpu -j"$(nproc)" --target test_gpu test_l2o bench_backends bench_ops_cuda \
+  >"$OUT/build.log" 2>&1 || { tail -50 "$OUT/build.log"; exit 1; }
 grep -ciE "warning" "$OUT/build.log" >"$OUT/build_warnings.txt" || true
 
 # Every GPU test, with each test case's name and duration.
@@ -33,6 +34,10 @@ gpu_rc=$?
 timeout 150 build-gpu/bench_backends --backends cpu,cuda --tasks 1,8 --rounds 5 --eval-steps 10 --max-seconds 90 \
   --data-dir data --json "$OUT/bench_backends.jsonl" >"$OUT/bench_backends.md" 2>"$OUT/bench_backends.err"
 bench_rc=$?
+# Each CUDA op verified against its CPU twin, then timed (rc 1: a verification failed).
+timeout 120 build-gpu/bench_ops_cuda --max-seconds 60 --json "$OUT/bench_ops_cuda.jsonl" >"$OUT/bench_ops_cuda.md" \
+  2>"$OUT/bench_ops_cuda.err"
+ops_rc=$?
 # The same with CUDA Graph replay of the segment, if this build supports it (ignored otherwise).
 L2O_CUDA_GRAPH=1 timeout 60 build-gpu/bench_backends --backends cuda --tasks 1,8 --rounds 10 --eval-steps 5 --max-seconds 30 \
   --data-dir data --json "$OUT/bench_graph.jsonl" >"$OUT/bench_graph.md" 2>"$OUT/bench_graph.err"
@@ -51,6 +56,12 @@ PY
 )
 
 case $gpu_rc in 0) gpu_result="passed" ;; 77) gpu_result="skipped (no device)" ;; *) gpu_result="FAILED (rc $gpu_rc)" ;; esac
+case $ops_rc in
+  0) ops_result="ok" ;;
+  77) ops_result="skipped (no device)" ;;
+  1) ops_result="verification FAILED or CUDA error (rc 1, see bench_ops_cuda.err)" ;;
+  *) ops_result="FAILED (rc $ops_rc)" ;;
+esac
 {
   echo "## gpu_check $(cat "$OUT/commit.txt" 2>/dev/null | cut -c1-12), $(date -u +%FT%TZ), $(( $(date +%s) - t0 )) s"
   echo
@@ -58,6 +69,7 @@ case $gpu_rc in 0) gpu_result="passed" ;; 77) gpu_result="skipped (no device)" ;
   echo "- build warnings (lines matching 'warning'): $(cat "$OUT/build_warnings.txt")"
   echo "- test_gpu: $gpu_result; $(grep -E '^(All tests passed|test cases:)' "$OUT/test_gpu.log" | tail -1)"
   echo "- bench_backends rc $bench_rc"
+  echo "- bench_ops_cuda: $ops_result"
   echo "- ${torch_line:-PyTorch CUDA reference: did not run (see torch_cuda.err)}"
   echo
   cat "$OUT/bench_backends.md"
@@ -65,5 +77,7 @@ case $gpu_rc in 0) gpu_result="passed" ;; 77) gpu_result="skipped (no device)" ;
   echo "CUDA Graph replay (L2O_CUDA_GRAPH=1):"
   echo
   cat "$OUT/bench_graph.md"
+  echo
+  cat "$OUT/bench_ops_cuda.md"
 } | tee "$OUT/summary.md"
 [ "$gpu_rc" = 0 ] || [ "$gpu_rc" = 77 ]
