@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "kernels/conv.h"
+#include "kernels/fixed_order.h"
 
 namespace l2o {
 
@@ -81,7 +82,7 @@ void conv2d_backward_cpu(const ConvShape& s, const T* x, const T* w, const T* dy
     im2col(s, x + i * s.c_in * s.h * s.w, col, cols);
     dwm.noalias() += dym * cm.transpose();
     if (db)
-      for (int64_t co = 0; co < s.c_out; ++co) db[co] += dym.row(co).sum();
+      for (int64_t co = 0; co < s.c_out; ++co) db[co] += fixed_order_sum(dym.data() + co * cols, cols);
     if (dx) {
       dcm.noalias() = wm.transpose() * dym;
       col2im(s, dcol, cols, dx + i * s.c_in * s.h * s.w);

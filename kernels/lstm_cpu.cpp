@@ -2,6 +2,7 @@
 // shared per-element math (lstm_math.h) for everything elementwise, vectorised over coordinates.
 #include <Eigen/Dense>
 
+#include "kernels/fixed_order.h"
 #include "kernels/lstm.h"
 #include "kernels/lstm_math.h"
 
@@ -13,44 +14,6 @@ template <typename T>
 using MapC = Eigen::Map<const RowMat<T>>;
 template <typename T>
 using MapM = Eigen::Map<RowMat<T>>;
-
-// Sum of x[0, n) in a fixed order that depends only on n: kLanes interleaved partial sums
-// (lane j takes x[j], x[j + kLanes], ...; the compiler vectorises the lane loop), then a fixed
-// pairwise tree. A plain serial sum is a dependent chain of scalar adds, and a compiler-vectorised
-// reduction's order could depend on pointer alignment (breaking bit-exact resume).
-constexpr int64_t kLanes = 16;
-
-template <typename T>
-T lanes_total(T* p) {
-  for (int64_t w = kLanes / 2; w > 0; w /= 2)
-    for (int64_t j = 0; j < w; ++j) p[j] += p[j + w];
-  return p[0];
-}
-
-template <typename T>
-T fixed_order_sum(const T* __restrict x, int64_t n) {
-  T p[kLanes] = {};
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) {
-#pragma omp simd
-    for (int64_t j = 0; j < kLanes; ++j) p[j] += x[i + j];
-  }
-  for (int64_t j = 0; i + j < n; ++j) p[j] += x[i + j];
-  return lanes_total(p);
-}
-
-// Sum of x[i] * y[i], same fixed order as fixed_order_sum.
-template <typename T>
-T fixed_order_dot(const T* __restrict x, const T* __restrict y, int64_t n) {
-  T p[kLanes] = {};
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) {
-#pragma omp simd
-    for (int64_t j = 0; j < kLanes; ++j) p[j] += x[i + j] * y[i + j];
-  }
-  for (int64_t j = 0; i + j < n; ++j) p[j] += x[i + j] * y[i + j];
-  return lanes_total(p);
-}
 
 template <typename T>
 void preprocess_cpu(int64_t n, const T* g, T log_k, T* x) {

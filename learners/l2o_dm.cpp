@@ -77,19 +77,16 @@ void L2oDm<T>::reset(int64_t n, int64_t max_steps) {
   const int64_t top = layers_.back().H;
   hout_.resize(slots_ * n * top);
   const int64_t blocks = (n + kBlockRows - 1) / kBlockRows;
-  int64_t widest = 0, hmax = 0;
-  for (const auto& L : layers_) {
-    widest = std::max(widest, width(L));
-    hmax = std::max(hmax, L.H);
-  }
+  int64_t hmax = 0;
+  for (const auto& L : layers_) hmax = std::max(hmax, L.H);
   ws_.resize(blocks);
   for (auto& w : ws_) {
     w.z.resize(kBlockRows * 4 * hmax);
     w.dz.resize(kBlockRows * 4 * hmax);
-    w.dxh.resize(kBlockRows * widest);
     w.dh.resize(kBlockRows * hmax);
     w.dh_above.resize(kBlockRows * hmax);
-    w.dh_carry.assign(layers_.size(), std::vector<T>(kBlockRows * hmax));
+    w.dxh.resize(layers_.size());
+    for (size_t l = 0; l < layers_.size(); ++l) w.dxh[l].resize(kBlockRows * width(layers_[l]));
     w.dc_carry.assign(layers_.size(), std::vector<T>(kBlockRows * hmax));
     w.dphi.resize(num_params_);
   }
@@ -158,7 +155,7 @@ void L2oDm<T>::backward(const T* phi, const T* dl_du, T* dphi) {
     Workspace& w = ws_[blk];
     std::fill(w.dphi.begin(), w.dphi.end(), T(0));
     for (size_t l = 0; l < layers_.size(); ++l) {
-      std::fill(w.dh_carry[l].begin(), w.dh_carry[l].end(), T(0));
+      std::fill(w.dxh[l].begin(), w.dxh[l].end(), T(0));  // no gradient from beyond the segment
       std::fill(w.dc_carry[l].begin(), w.dc_carry[l].end(), T(0));
     }
     for (int64_t t = saved_ - 1; t >= 0; --t) {
@@ -167,15 +164,16 @@ void L2oDm<T>::backward(const T* phi, const T* dl_du, T* dphi) {
       for (int64_t l = static_cast<int64_t>(layers_.size()) - 1; l >= 0; --l) {
         Layer& L = layers_[l];
         const int64_t K = width(L), hn = L.H * nb;
-        for (int64_t i = 0; i < hn; ++i) w.dh[i] = w.dh_above[i] + w.dh_carry[l][i];
+        // dh = the layer above's dx rows at this step (the output projection's for the top layer)
+        // + this layer's dh_prev rows from step t + 1: both read in place from the dxh buffers.
+        const T* above = l + 1 < static_cast<int64_t>(layers_.size()) ? w.dxh[l + 1].data() : w.dh_above.data();
+        const T* carry = w.dxh[l].data() + L.in * nb;
+        for (int64_t i = 0; i < hn; ++i) w.dh[i] = above[i] + carry[i];
         const T* c_prev = t == 0 ? &L.c_init[r0 * L.H] : &L.cs[((t - 1) * n_ + r0) * L.H];
         lstm_layer_backward_cpu(nb, L.in, L.H, &L.xh[(t * n_ + r0) * K], phi + L.w_off,
                                 &L.gates[(t * n_ + r0) * 4 * L.H], c_prev, &L.cs[(t * n_ + r0) * L.H], w.dh.data(),
-                                w.dc_carry[l].data(), w.dz.data(), w.dxh.data(), &w.dphi[L.w_off],
+                                w.dc_carry[l].data(), w.dz.data(), w.dxh[l].data(), &w.dphi[L.w_off],
                                 &w.dphi[L.b_off]);
-        // dxh rows [in, in + H) flow to the previous step's h, rows [0, in) to the layer below.
-        std::memcpy(w.dh_carry[l].data(), w.dxh.data() + L.in * nb, hn * sizeof(T));
-        if (l > 0) std::memcpy(w.dh_above.data(), w.dxh.data(), L.in * nb * sizeof(T));
       }
     }
   }

@@ -48,8 +48,10 @@ class L2oDm : public LearnerT<T> {
     std::vector<T> cs;           // (slots, n, H) saved cell states
   };
   struct Workspace {             // per block, sized once
-    std::vector<T> z, dz, dxh, dh, dh_above;
-    std::vector<std::vector<T>> dh_carry, dc_carry;
+    std::vector<T> z, dz, dh, dh_above;
+    // Per layer: dxh (in+H, rows) of the last step done. Rows [0, in) are the layer below's dh_above,
+    // rows [in, in+H) the dh carried to the previous step.
+    std::vector<std::vector<T>> dxh, dc_carry;
     std::vector<T> dphi;
   };
   int64_t width(const Layer& L) const { return L.in + L.H; }

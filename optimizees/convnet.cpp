@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "kernels/fixed_order.h"
 #include "kernels/softmax_xent_math.h"
 
 namespace l2o {
@@ -132,7 +133,7 @@ T ConvNet<T>::loss_and_grad(const T* theta, const Batch& batch, T* grad) {
   Eigen::Map<Mat> gfw(grad + off_fc_w_, features_, classes);
   Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>> gfb(grad + off_fc_b_, classes);
   gfw.noalias() = feat.transpose() * delta_;
-  gfb = delta_.colwise().sum();
+  column_sums(delta_.data(), n, classes, gfb.data());  // not colwise().sum(): fixed order
   dp_.resize(n * features_);
   Eigen::Map<Mat>(dp_.data(), n, features_).noalias() = delta_ * fw.transpose();
   dcol_.resize(col_size);

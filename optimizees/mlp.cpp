@@ -1,5 +1,6 @@
 #include "optimizees/mlp.h"
 
+#include "kernels/fixed_order.h"
 #include "kernels/softmax_xent_math.h"
 
 namespace l2o {
@@ -67,7 +68,7 @@ T Mlp<T>::loss_and_grad(const T* theta, const Batch& batch, T* grad) {
     Eigen::Map<Mat> gw(grad + offsets_[l], sizes_[l], sizes_[l + 1]);
     Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>> gb(grad + offsets_[l] + sizes_[l] * sizes_[l + 1], sizes_[l + 1]);
     gw.noalias() = a_[l].transpose() * delta_;
-    gb = delta_.colwise().sum();
+    column_sums(delta_.data(), bsz, sizes_[l + 1], gb.data());  // not colwise().sum(): fixed order
     if (l > 0) {
       Eigen::Map<const Mat> w(theta + offsets_[l], sizes_[l], sizes_[l + 1]);
       Mat back = delta_ * w.transpose();

@@ -303,3 +303,25 @@ TEST_CASE("conv problems: init, names, loss ~ ln 10 at init on MNIST", "[conv]")
   REQUIRE(l2 == Approx(std::log(10.0)).margin(0.1));
   REQUIRE(problem_config_by_name("conv_cifar").dataset == "cifar10");
 }
+
+// As for the MLP (test_optimizees): the same gradient bits wherever theta and grad sit.
+TEST_CASE("ConvNet gradient bits do not depend on the buffers' alignment", "[conv]") {
+  Dataset d = tiny_images(12, 2, 10, 5, 71);
+  ConvNet<float> net("t", d, {{{3, 3, 1}, {4, 3, 1}}, true}, 4, 0.3);
+  const int64_t p = net.num_params();
+  std::vector<float> theta(p);
+  net.init(6, theta.data());
+  Rng rng(5, kStreamBatch);
+  Batch batch;
+  net.sample_batch(rng, batch);
+  std::vector<float> ref;
+  for (int64_t off = 0; off < 16; ++off) {
+    INFO("offset " << off << " floats");
+    std::vector<float> tbuf(p + 16), gbuf(p + 16);
+    std::copy(theta.begin(), theta.end(), tbuf.begin() + off);
+    net.loss_and_grad(tbuf.data() + off, batch, gbuf.data() + off);
+    std::vector<float> g(gbuf.begin() + off, gbuf.begin() + off + p);
+    if (off == 0) ref = g;
+    REQUIRE(g == ref);
+  }
+}

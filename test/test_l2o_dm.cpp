@@ -9,6 +9,10 @@
 #include "learners/l2o_dm.h"
 #include "optimizees/quadratic.h"
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 using namespace l2o;
 using l2o_test::central_diff;
 using l2o_test::require_close;
@@ -136,4 +140,41 @@ TEST_CASE("meta-gradient of a full segment matches finite differences (detached 
   };
   REQUIRE(res.meta_loss == Approx(objective()).epsilon(1e-12));
   require_close(dphi, central_diff(phi, objective), 1e-5, 1e-8);
+}
+
+TEST_CASE("the learner's updates and dphi are bit-identical whatever the thread count", "[lstm]") {
+#ifdef _OPENMP
+  // 2,600 coordinates: 11 blocks of 256 and a partial one, so thread counts split them differently.
+  const int64_t n = 2600, steps = 6;
+  L2oDm<float> dm(L2oDmConfig{});
+  std::vector<float> phi(dm.num_params());
+  dm.init_params(3, phi.data());
+  std::vector<std::vector<float>> grads;
+  for (int64_t t = 0; t < steps; ++t) {
+    const auto g = random_vec(n, 1e-2, 40 + t);
+    grads.emplace_back(g.begin(), g.end());
+  }
+  const auto r = random_vec(steps * n, 1.0, 50);
+  const std::vector<float> dl_du(r.begin(), r.end());
+  auto run = [&](int threads, std::vector<float>& u_all) {
+    omp_set_num_threads(threads);
+    dm.reset(n, steps);
+    u_all.assign(steps * n, 0.0f);
+    dm.begin_segment();
+    for (int64_t t = 0; t < steps; ++t) dm.step(phi.data(), grads[t].data(), u_all.data() + t * n, true);
+    std::vector<float> dphi(dm.num_params());
+    dm.backward(phi.data(), dl_du.data(), dphi.data());
+    return dphi;
+  };
+  const int restore = omp_get_max_threads();
+  std::vector<float> u1, u2, u3;
+  const auto d1 = run(1, u1), d2 = run(2, u2), d3 = run(3, u3);
+  omp_set_num_threads(restore);
+  REQUIRE(u2 == u1);
+  REQUIRE(u3 == u1);
+  REQUIRE(d2 == d1);
+  REQUIRE(d3 == d1);
+#else
+  WARN("built without OpenMP: one thread only, nothing to compare");
+#endif
 }
