@@ -306,8 +306,9 @@ TEST_CASE("conv problems: init, names, loss ~ ln 10 at init on MNIST", "[conv]")
 
 // As for the MLP (test_optimizees): the same gradient bits wherever theta and grad sit.
 TEST_CASE("ConvNet gradient bits do not depend on the buffers' alignment", "[conv]") {
-  Dataset d = tiny_images(12, 2, 10, 5, 71);
-  ConvNet<float> net("t", d, {{{3, 3, 1}, {4, 3, 1}}, true}, 4, 0.3);
+  // 16 and 20 channels, 20 classes and a batch of 64: long enough for Eigen's vectorised reductions.
+  Dataset d = tiny_images(12, 2, 10, 20, 71);
+  ConvNet<float> net("t", d, {{{16, 3, 1}, {20, 3, 1}}, true}, 64, 0.3);
   const int64_t p = net.num_params();
   std::vector<float> theta(p);
   net.init(6, theta.data());
