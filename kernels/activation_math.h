@@ -75,7 +75,7 @@ L2O_HD T tanh_act(T x) {
 // generic_fast_tanh_float coefficients), clamped outside, where it rounds to exactly +-1. Error
 // <= 3e-7 relative over [-86, 86] including tiny arguments (test_activation_math), and about half
 // the instructions of an exp-based tanh: no exp, no small-argument series, no sign fix-up. The
-// LSTM cell evaluates 3 tanh per unit and coordinate-step (bench/NOTES.md row 13). NaN propagates
+// LSTM cell evaluates 3 tanh per unit and coordinate-step (bench/NOTES.md row 14). NaN propagates
 // (both clamp comparisons are false for NaN).
 template <>
 L2O_HD float tanh_act<float>(float x) {
