@@ -480,7 +480,9 @@ void bench_activation(State& st, bool tanh_fn, bool all_threads, double budget) 
 }
 
 // The LSTM's GEMM shapes per coordinate block, over n coordinates, all threads (as L2oDm runs
-// them): fwd z = w^T xh (4H x K x nb), dxh = w dz (K x 4H x nb), dw += xh dz^T (K x nb x 4H).
+// them): fwd z = w^T xh (4H x K x nb; the engine's lstm_gates_cpu, or Eigen for the unblocked
+// comparison row), dxh = w dz (K x 4H x nb) and dw += xh dz^T (K x nb x 4H), both Eigen as in the
+// engine.
 void bench_gemm_lstm(State& st, const std::string& kind, int64_t in, bool blocked, double budget) {
   const int64_t n = st.args.n, H = 20, K = in + H, G = 4 * H, blocks = (n + kBlock - 1) / kBlock;
   std::vector<float> w(K * G), xh(K * n), z(G * n), dz(G * n), dxh(K * n), dw(blocks * K * G, 0.0f);
@@ -488,11 +490,14 @@ void bench_gemm_lstm(State& st, const std::string& kind, int64_t in, bool blocke
   fill_normal(xh, 2, 1.0);
   fill_normal(dz, 3, 1.0);
   const int64_t bs = blocked ? kBlock : n, nblk = blocked ? blocks : 1;
+  const std::vector<float> zero_b(G, 0.0f);
   auto run = [&] {
 #pragma omp parallel for schedule(static) if (blocked)
     for (int64_t blk = 0; blk < nblk; ++blk) {
       const int64_t r0 = blk * bs, nb = std::min(bs, n - r0);
-      if (kind == "fwd") {
+      if (kind == "fwd" && blocked) {  // the engine's own kernel (zero bias: z = w^T xh)
+        lstm_gates_cpu<float>(nb, in, H, &xh[r0 * K], w.data(), zero_b.data(), &z[r0 * G]);
+      } else if (kind == "fwd") {  // Eigen, for comparison
         MapM(&z[r0 * G], G, nb).noalias() = MapC(w.data(), K, G).transpose() * MapC(&xh[r0 * K], K, nb);
       } else if (kind == "dxh") {
         MapM(&dxh[r0 * K], K, nb).noalias() = MapC(w.data(), K, G) * MapC(&dz[r0 * G], G, nb);
@@ -516,7 +521,8 @@ void bench_gemm_lstm(State& st, const std::string& kind, int64_t in, bool blocke
   else
     std::snprintf(shape, sizeof shape, "(%lldx%lld)(%lldx%lld) +=", (long long)K, (long long)bs, (long long)bs,
                   (long long)G);
-  r.shape = std::string(shape) + (blocked ? " x " + std::to_string(blocks) + " blocks, n=" + std::to_string(n) : "");
+  r.shape = std::string(shape) + (blocked ? " x " + std::to_string(blocks) + " blocks, n=" + std::to_string(n) : "") +
+            (kind == "fwd" ? (blocked ? ", lstm_gates_cpu" : ", Eigen") : ", Eigen");
   // Verify the first block against double dot products (wT / dzT materialised for the sampler).
   const int64_t nb0 = std::min(bs, n);
   if (kind == "fwd") {

@@ -15,7 +15,12 @@ namespace l2o {
 template <typename T>
 void preprocess_cpu(int64_t n, const T* g, T log_k, T* x);
 
-// One LSTM layer step. xh: (in+H, n) = [x; h_prev]; w: (in+H, 4H) row-major; b: (4H);
+// The gates' pre-activations z (4H, n) = b + w^T xh: the forward's GEMM, register-blocked (no
+// packing), the bias as the accumulators' start value. xh: (in+H, n); w: (in+H, 4H); b: (4H).
+template <typename T>
+void lstm_gates_cpu(int64_t n, int64_t in, int64_t H, const T* xh, const T* w, const T* b, T* z);
+
+// One LSTM layer step (lstm_gates_cpu, then the cell math). xh: (in+H, n) = [x; h_prev]; w: (in+H, 4H) row-major; b: (4H);
 // c_prev: (H, n). Writes z (4H, n) pre-activations (workspace), gates (4H, n) post-activations
 // [s(i); tanh(j); s(f + fb); s(o)], c and h (H, n).
 template <typename T>

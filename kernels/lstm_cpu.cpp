@@ -55,10 +55,9 @@ struct Simd {
 };
 
 template <typename T>
-void lstm_layer_forward_cpu(int64_t n, int64_t in, int64_t H, const T* xh, const T* w, const T* b, T forget_bias,
-                            const T* c_prev, T* z, T* gates, T* c, T* h) {
-  // z = b + w^T xh, register-blocked: four rows of z (the gates of one unit) by kChunkVecs vectors
-  // of coordinates in registers, k ascending. No packing, no zeroing pass, the bias folded in.
+void lstm_gates_cpu(int64_t n, int64_t in, int64_t H, const T* xh, const T* w, const T* b, T* z) {
+  // Register-blocked: four rows of z (the gates of one unit) by kChunkVecs vectors of coordinates
+  // in registers, k ascending. No packing, no zeroing pass, the bias folded in.
   using S = Simd<T>;
   using V = typename S::V;
   constexpr int64_t NV = kChunkVecs, C = NV * S::kLen;
@@ -92,6 +91,12 @@ void lstm_layer_forward_cpu(int64_t n, int64_t in, int64_t H, const T* xh, const
       for (int64_t i = nc; i < n; ++i) zr[i] += wk * x[i];
     }
   }
+}
+
+template <typename T>
+void lstm_layer_forward_cpu(int64_t n, int64_t in, int64_t H, const T* xh, const T* w, const T* b, T forget_bias,
+                            const T* c_prev, T* z, T* gates, T* c, T* h) {
+  lstm_gates_cpu(n, in, H, xh, w, b, z);
   for (int64_t u = 0; u < H; ++u) {
     const T* __restrict zi = z + u * n;
     const T* __restrict zj = z + (H + u) * n;
@@ -171,6 +176,7 @@ void linear_out_backward_cpu(int64_t n, int64_t H, const T* h, const T* w, T sca
 
 #define L2O_INSTANTIATE(T)                                                                                        \
   template void preprocess_cpu<T>(int64_t, const T*, T, T*);                                                      \
+  template void lstm_gates_cpu<T>(int64_t, int64_t, int64_t, const T*, const T*, const T*, T*);                    \
   template void lstm_layer_forward_cpu<T>(int64_t, int64_t, int64_t, const T*, const T*, const T*, T, const T*, T*, \
                                           T*, T*, T*);                                                            \
   template void lstm_layer_backward_cpu<T>(int64_t, int64_t, int64_t, const T*, const T*, const T*, const T*,      \
