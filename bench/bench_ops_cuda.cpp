@@ -357,9 +357,11 @@ void bench_mlp(State& st, const std::string& op, double budget) {
     } else {  // CUB's reduction of the loss rows, on the CPU twin's rows so only the sum differs
       d_loss.upload(loss.data(), kBatch);
       float sum = 0;
-      size_t bytes = 0;
-      sum_cpu(kBatch, loss.data(), &sum, &bytes, &bytes);
-      sum_cuda(kBatch, d_loss.data(), nullptr, nullptr, &bytes);  // temporary storage query
+      size_t cpu_bytes = 0, bytes = 0;  // both twins: query the temporary storage, then sum
+      sum_cpu(kBatch, loss.data(), nullptr, nullptr, &cpu_bytes);
+      std::vector<unsigned char> cpu_ws(cpu_bytes);
+      sum_cpu(kBatch, loss.data(), &sum, cpu_ws.data(), &cpu_bytes);
+      sum_cuda(kBatch, d_loss.data(), nullptr, nullptr, &bytes);
       DeviceBuffer<unsigned char> tmp(static_cast<int64_t>(std::max<size_t>(bytes, 1)));
       DeviceBuffer<float> d_sum(1);
       auto call = [&] { sum_cuda(kBatch, d_loss.data(), d_sum.data(), tmp.data(), &bytes); };
