@@ -35,6 +35,29 @@ inline std::vector<float> random_floats(int64_t n, float lo, float hi, uint64_t 
   return v;
 }
 
+// One optimizee's loss and gradient on both backends at theta, on the same batch (drawn from the
+// same stream on each; checked equal). The callers state their own tolerances.
+struct TwinLossGrad {
+  l2o::Batch batch;  // the CUDA optimizee's batch, for further calls on it
+  float f_cpu = 0, f_gpu = 0;
+  std::vector<float> g_cpu, g_gpu;
+};
+
+inline TwinLossGrad twin_loss_and_grad(l2o::OptimizeeT<float>& cpu, l2o::OptimizeeT<float>& gpu,
+                                       const std::vector<float>& theta) {
+  TwinLossGrad t;
+  t.g_cpu.resize(theta.size());
+  t.g_gpu.resize(theta.size());
+  l2o::Rng r1(9, l2o::kStreamBatch), r2(9, l2o::kStreamBatch);
+  l2o::Batch b1;
+  cpu.sample_batch(r1, b1);
+  gpu.sample_batch(r2, t.batch);
+  REQUIRE(b1.idx == t.batch.idx);
+  t.f_cpu = cpu.loss_and_grad(theta.data(), b1, t.g_cpu.data());
+  t.f_gpu = gpu.loss_and_grad(theta.data(), t.batch, t.g_gpu.data());
+  return t;
+}
+
 // A device copy of a host array between two guard regions of sentinels.
 template <typename T>
 class Guarded {

@@ -247,27 +247,21 @@ TEST_CASE("ConvNet optimizee: loss and gradient agree on both backends", "[gpu][
         REQUIRE(gpu->num_params() == cpu->num_params());
         REQUIRE(gpu->name() == cpu->name());
         const int64_t n = cpu->num_params();
-        std::vector<float> theta(n), theta_gpu(n), g_cpu(n), g_gpu(n), g_again(n);
+        std::vector<float> theta(n), theta_gpu(n), g_again(n);
         cpu->init(4, theta.data());
         gpu->init(4, theta_gpu.data());
         REQUIRE(theta_gpu == theta);  // the same instance
         // Away from the init (gamma 1, beta 0, biases 0, tiny kernels): every parameter moves.
         Rng noise(5, 77);
         for (auto& x : theta) x += static_cast<float>(0.05 * noise.normal());
-        Rng r1(9, kStreamBatch), r2(9, kStreamBatch);
-        Batch b1, b2;
-        cpu->sample_batch(r1, b1);
-        gpu->sample_batch(r2, b2);
-        REQUIRE(b1.idx == b2.idx);
-        const float f_cpu = cpu->loss_and_grad(theta.data(), b1, g_cpu.data());
-        const float f_gpu = gpu->loss_and_grad(theta.data(), b2, g_gpu.data());
-        INFO("loss cpu " << f_cpu << ", cuda " << f_gpu);
-        REQUIRE(std::isfinite(f_cpu));
-        REQUIRE(std::fabs(f_gpu - f_cpu) <= 2e-5f * std::fabs(f_cpu));
-        require_close(g_gpu, g_cpu, 2e-3, 2e-4, "gradient");
-        REQUIRE(gpu->loss_and_grad(theta.data(), b2, g_again.data()) == f_gpu);  // deterministic
-        REQUIRE(g_again == g_gpu);
-        REQUIRE(gpu->loss_and_grad(theta.data(), b2, nullptr) == f_gpu);  // loss only: same value
+        const TwinLossGrad t = twin_loss_and_grad(*cpu, *gpu, theta);
+        INFO("loss cpu " << t.f_cpu << ", cuda " << t.f_gpu);
+        REQUIRE(std::isfinite(t.f_cpu));
+        REQUIRE(std::fabs(t.f_gpu - t.f_cpu) <= 2e-5f * std::fabs(t.f_cpu));
+        require_close(t.g_gpu, t.g_cpu, 2e-3, 2e-4, "gradient");
+        REQUIRE(gpu->loss_and_grad(theta.data(), t.batch, g_again.data()) == t.f_gpu);  // deterministic
+        REQUIRE(g_again == t.g_gpu);
+        REQUIRE(gpu->loss_and_grad(theta.data(), t.batch, nullptr) == t.f_gpu);  // loss only: same value
       }
     }
   }

@@ -23,21 +23,15 @@ TEST_CASE("MLP optimizee: loss and gradient agree on both backends", "[gpu][mlp]
       REQUIRE(gpu->num_params() == cpu->num_params());
       REQUIRE(gpu->name() == cpu->name());
       const int64_t n = cpu->num_params();
-      std::vector<float> theta(n), theta_gpu(n), g_cpu(n), g_gpu(n);
+      std::vector<float> theta(n), theta_gpu(n);
       cpu->init(4, theta.data());
       gpu->init(4, theta_gpu.data());
       REQUIRE(theta_gpu == theta);  // the same instance
       for (auto& x : theta) x *= 30.0f;  // away from the init, where the gradients are tiny
-      Rng r1(9, kStreamBatch), r2(9, kStreamBatch);
-      Batch b1, b2;
-      cpu->sample_batch(r1, b1);
-      gpu->sample_batch(r2, b2);
-      REQUIRE(b1.idx == b2.idx);
-      const float f_cpu = cpu->loss_and_grad(theta.data(), b1, g_cpu.data());
-      const float f_gpu = gpu->loss_and_grad(theta.data(), b2, g_gpu.data());
-      REQUIRE(std::fabs(f_gpu - f_cpu) <= 1e-5f * std::fabs(f_cpu));
-      require_close(g_gpu, g_cpu, 1e-3, 1e-4, "gradient");
-      REQUIRE(gpu->loss_and_grad(theta.data(), b2, nullptr) == f_gpu);  // loss only: same value
+      const TwinLossGrad t = twin_loss_and_grad(*cpu, *gpu, theta);
+      REQUIRE(std::fabs(t.f_gpu - t.f_cpu) <= 1e-5f * std::fabs(t.f_cpu));
+      require_close(t.g_gpu, t.g_cpu, 1e-3, 1e-4, "gradient");
+      REQUIRE(gpu->loss_and_grad(theta.data(), t.batch, nullptr) == t.f_gpu);  // loss only: same value
     }
   }
 }
