@@ -11,7 +11,7 @@ namespace l2o {
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
-constexpr int kStateVersion = 1;
+constexpr int kStateVersion = 2;  // 2: adds the rule and num_eval
 
 // Any non-finite score (NaN, -inf from a broken loss) counts as diverged, so it can never become
 // a stage best and the comparison below stays a strict weak order.
@@ -76,6 +76,8 @@ Curriculum::Curriculum(CurriculumConfig cfg) : cfg_(std::move(cfg)), best_(kInf)
   }
   if (cfg_.patience < 1)
     throw InputError("curriculum: patience must be >= 1, got " + std::to_string(cfg_.patience));
+  if (cfg_.rule != "authors" && cfg_.rule != "consecutive")
+    throw InputError("curriculum: rule must be \"authors\" or \"consecutive\", got \"" + cfg_.rule + "\"");
 }
 
 int64_t Curriculum::n_train_at(int64_t stage) const {
@@ -104,6 +106,7 @@ CurriculumOutcome Curriculum::on_validation(double score, int64_t epoch) {
     throw Error("curriculum: stage " + std::to_string(stage_) +
                 " needs set_baseline() (the restored model's score) before its first validation");
   const double s = sanitize(score);
+  ++num_eval_;
   CurriculumOutcome out;
   std::ostringstream why;
   why << stage_label(stage_) << ": ";
@@ -122,15 +125,21 @@ CurriculumOutcome Curriculum::on_validation(double score, int64_t epoch) {
   }
 
   ++since_improvement_;
-  if (since_improvement_ < cfg_.patience) {
+  const bool authors = cfg_.rule == "authors";
+  const int64_t count = authors ? num_eval_ : since_improvement_;
+  if (count < cfg_.patience) {
     why << "no improvement (score " << fmt(s) << " at epoch " << epoch << ", best " << fmt(best_);
     if (best_epoch_ >= 0) why << " at epoch " << best_epoch_;
-    why << "); " << since_improvement_ << "/" << cfg_.patience << " validations without improvement";
+    why << "); " << count << "/" << cfg_.patience
+        << (authors ? " validations in this stage" : " validations without improvement");
     out.reason = why.str();
     return out;
   }
 
-  why << since_improvement_ << (since_improvement_ == 1 ? " validation" : " validations") << " without improvement";
+  if (authors)
+    why << "no improvement at validation " << num_eval_ << " of the stage (patience " << cfg_.patience << ")";
+  else
+    why << since_improvement_ << (since_improvement_ == 1 ? " validation" : " validations") << " without improvement";
   if (!improved_) {
     // The supplement's stop criterion: training on this stage did not beat its starting point.
     stopped_ = true;
@@ -160,6 +169,7 @@ CurriculumOutcome Curriculum::on_validation(double score, int64_t epoch) {
   best_epoch_ = -1;
   improved_ = false;
   since_improvement_ = 0;
+  num_eval_ = 0;
   awaiting_baseline_ = true;
   out.action = CurriculumAction::advance;
   out.reason = why.str();
@@ -181,6 +191,8 @@ nlohmann::json Curriculum::to_json() const {
                         {"n_train", cfg_.n_train},
                         {"n_valid", n_valid},  // effective horizons, so a changed config is detected
                         {"patience", cfg_.patience},
+                        {"rule", cfg_.rule},
+                        {"num_eval", num_eval_},
                         {"stage", stage_},
                         {"stopped", stopped_},
                         {"awaiting_baseline", awaiting_baseline_},
@@ -194,8 +206,17 @@ Curriculum Curriculum::from_json(const CurriculumConfig& cfg, const nlohmann::js
   Curriculum c(cfg);
   if (!j.is_object()) throw InputError("curriculum state must be a JSON object, got " + j.dump());
   try {
-    if (j.at("version").get<int>() != kStateVersion)
-      throw InputError("curriculum state: unsupported version " + j.at("version").dump());
+    // Version 1 states were written by the consecutive-miss rule and hold no num_eval.
+    const int version = j.at("version").get<int>();
+    if (version != kStateVersion && !(version == 1 && cfg.rule == "consecutive"))
+      throw InputError("curriculum state: unsupported version " + j.at("version").dump() +
+                       (version == 1 ? " (written with the consecutive-miss rule: resume with curriculum.rule "
+                                       "\"consecutive\")"
+                                     : ""));
+    const std::string rule = version == 1 ? "consecutive" : j.at("rule").get<std::string>();
+    if (rule != cfg.rule)
+      throw InputError("curriculum state was saved with rule \"" + rule + "\" but the config has \"" + cfg.rule +
+                       "\"");
     // Resuming with a different schedule would silently change the run; refuse instead.
     const auto n_train = j.at("n_train").get<std::vector<int64_t>>();
     const auto n_valid = j.at("n_valid").get<std::vector<int64_t>>();
@@ -222,12 +243,16 @@ Curriculum Curriculum::from_json(const CurriculumConfig& cfg, const nlohmann::js
     c.best_epoch_ = j.at("best_epoch").get<int64_t>();
     c.improved_ = j.at("improved").get<bool>();
     c.since_improvement_ = j.at("since_improvement").get<int64_t>();
-    // A live stage always has fewer than `patience` misses (reaching it ends the stage).
-    const bool counter_ok = c.since_improvement_ >= 0 && (c.stopped_ ? c.since_improvement_ <= c.cfg_.patience
-                                                                     : c.since_improvement_ < c.cfg_.patience);
+    c.num_eval_ = version == 1 ? c.since_improvement_ : j.at("num_eval").get<int64_t>();
+    // A live stage has fewer than `patience` counted validations, or (rule "authors") has just improved.
+    const int64_t count = c.cfg_.rule == "authors" ? c.num_eval_ : c.since_improvement_;
+    const bool live_ok = count < c.cfg_.patience || (c.cfg_.rule == "authors" && c.since_improvement_ == 0);
+    const bool counter_ok = c.since_improvement_ >= 0 && c.num_eval_ >= c.since_improvement_ &&
+                            (c.stopped_ || live_ok);
     if (!counter_ok)
       throw InputError("curriculum state: since_improvement " + std::to_string(c.since_improvement_) +
-                       " is inconsistent with patience " + std::to_string(c.cfg_.patience));
+                       " and num_eval " + std::to_string(c.num_eval_) + " are inconsistent with patience " +
+                       std::to_string(c.cfg_.patience) + " (rule " + c.cfg_.rule + ")");
     if (c.improved_ && !std::isfinite(c.best_))
       throw InputError("curriculum state: an improved stage must have a finite best");
   } catch (const nlohmann::json::exception& e) {

@@ -1,7 +1,9 @@
 // Curriculum learning (REFERENCE.md section 4, supplement A1.2): a pure state machine the trainer
 // drives with validation scores. Training happens in stages of growing n_train; each stage keeps
-// its best score, ends after `patience` validations without a new best, and then either advances
-// (restoring the stage-best weights) or, if the stage never improved, stops training. Unlike the
+// its best score and ends at a validation without a new best once the stage has had `patience`
+// validations (rule "authors", as train_dm.py counts them; rule "consecutive": after `patience`
+// validations in a row without a new best). An ending stage either advances (restoring the
+// stage-best weights) or, if it never improved, stops training. Unlike the
 // authors' code, the end of the n_train list is handled: the last stage validates at last_n_valid
 // (or its own n_train) and finishing it completes the curriculum.
 #pragma once
@@ -18,7 +20,11 @@ struct CurriculumConfig {
   // last_n_valid <= 0). If given, same length as n_train (and last_n_valid must stay <= 0).
   std::vector<int64_t> n_valid;
   int64_t last_n_valid = 0;
-  int64_t patience = 3;  // N_period: validations without a new stage best before the stage ends
+  int64_t patience = 3;  // N_period (the authors' min_num_eval)
+  // "authors": every validation since the stage began counts toward patience; the first one without
+  // a new best once the count reaches it ends the stage (docs/fidelity.md). "consecutive": only
+  // validations without a new best count, and an improvement resets the count.
+  std::string rule = "authors";
 };
 
 enum class CurriculumAction { keep_training, advance, stop };
@@ -54,6 +60,7 @@ class Curriculum {
   int64_t stage_best_epoch() const { return best_epoch_; }  // -1 before any
   bool stage_improved() const { return improved_; }
   int64_t validations_without_improvement() const { return since_improvement_; }
+  int64_t validations_in_stage() const { return num_eval_; }  // the baseline does not count
   const CurriculumConfig& config() const { return cfg_; }
 
   // A validation score (lower is better; +inf or NaN for diverged, never an improvement) for the
@@ -80,6 +87,7 @@ class Curriculum {
   int64_t best_epoch_ = -1;
   bool improved_ = false;    // some validation in this stage set a new best (the baseline does not count)
   int64_t since_improvement_ = 0;  // validations since the last improvement or the stage start
+  int64_t num_eval_ = 0;           // validations since the stage start (the authors' num_eval)
 };
 
 }  // namespace l2o

@@ -32,7 +32,7 @@ ProblemConfig parse_problem(SpecNode node, std::string* name) {
 
 static MetaOptimizerSpec parse_meta_optimizer(SpecNode m) {
   MetaOptimizerSpec s;
-  m.choice("type", "adam", {"adam"});
+  s.tf_form = m.choice("type", "adam", {"adam", "adam_torch"}) == "adam";
   s.lr = m.number("lr", s.lr, 1e-12, 1.0);
   s.beta1 = m.number("beta1", s.beta1, 0.0, 0.999999);
   s.beta2 = m.number("beta2", s.beta2, 0.0, 0.999999999);
@@ -49,7 +49,7 @@ static HandOptimizerConfig parse_teacher(SpecNode t) {
   c.beta1 = t.number("beta1", c.beta1, 0.0, 0.999999);
   c.beta2 = t.number("beta2", c.beta2, 0.0, 0.999999999);
   c.eps = t.number("eps", c.eps, -1.0, 1.0);
-  c.alpha = t.number("alpha", c.alpha, 0.0, 0.999999);
+  c.alpha = t.number("alpha", c.alpha, -1.0, 0.999999);  // -1: the rule's default
   t.finish();
   make_hand_optimizer(c);  // validates the combination now
   return c;
@@ -124,6 +124,7 @@ RunSpec parse_run_spec(const std::string& text, const std::string& origin, const
     cs.config.n_valid = c.int_list("n_valid", cs.config.n_valid, 1, INT64_MAX);
     cs.config.last_n_valid = c.integer("last_n_valid", cs.config.last_n_valid, 0, INT64_MAX);
     cs.config.patience = c.integer("patience", cs.config.patience, 1, 1000000);
+    cs.config.rule = c.choice("rule", cs.config.rule, {"authors", "consecutive"});
     cs.period = c.integer("period", cs.period, 1, INT64_MAX);
     for (int64_t v : cs.config.n_train) require_multiple(c, "n_train", v, s.unroll);
     Curriculum check(cs.config);  // validates lengths and values now

@@ -15,6 +15,7 @@ namespace l2o {
 
 struct MetaOptimizerSpec {
   double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  bool tf_form = true;  // "adam": TensorFlow's form, as the authors train; "adam_torch": PyTorch's
 };
 
 // Imitation learning (REFERENCE.md section 5).

@@ -73,9 +73,9 @@ double apply_meta_step(const MetaOptimizerSpec& m, double clip, std::vector<floa
     for (auto& x : g) x *= k;
   }
   ++step;
-  adam_apply_cpu(static_cast<int64_t>(phi.size()), phi.data(), g.data(), mom.data(), var.data(),
-                 static_cast<float>(m.lr), static_cast<float>(m.beta1), static_cast<float>(m.beta2),
-                 static_cast<float>(m.eps), step);
+  auto apply = m.tf_form ? adam_tf_apply_cpu : adam_apply_cpu;
+  apply(static_cast<int64_t>(phi.size()), phi.data(), g.data(), mom.data(), var.data(), static_cast<float>(m.lr),
+        static_cast<float>(m.beta1), static_cast<float>(m.beta2), static_cast<float>(m.eps), step);
   return norm;
 }
 

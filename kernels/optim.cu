@@ -44,6 +44,29 @@ __global__ void rmsprop_kernel(int64_t n, const float* g, float* s, float* u, fl
   if (i < n) u[i] = rmsprop_coord(g[i], s[i], lr, alpha, eps);
 }
 
+// TF forms (optim_math.h); with param non-null Adam is applied in place.
+__global__ void adam_tf_kernel(int64_t n, const float* g, float* m, float* v, float* u, float* param, float lr_t,
+                               float b1, float b2, float eps) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  const float step = adam_tf_coord(g[i], m[i], v[i], lr_t, b1, b2, eps);
+  if (param) {
+    param[i] += step;
+  } else {
+    u[i] = step;
+  }
+}
+
+__global__ void adagrad_tf_kernel(int64_t n, const float* g, float* acc, float* u, float lr) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) u[i] = adagrad_tf_coord(g[i], acc[i], lr);
+}
+
+__global__ void rmsprop_tf_kernel(int64_t n, const float* g, float* ms, float* u, float lr, float decay, float eps) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) u[i] = rmsprop_tf_coord(g[i], ms[i], lr, decay, eps);
+}
+
 }  // namespace
 
 void sgd_update_cuda(int64_t n, const float* g, float* u, float lr) {
@@ -87,6 +110,35 @@ void adam_apply_cuda(int64_t n, float* param, const float* g, float* m, float* v
   if (n == 0) return;
   adam_kernel<<<grid_for(n, kThreads), kThreads, 0, cuda_stream()>>>(n, g, m, v, nullptr, param, lr, b1, b2, eps,
                                                                      bc1, bc2);
+  CUDA_CHECK_LAUNCH();
+}
+
+void adam_tf_update_cuda(int64_t n, const float* g, float* m, float* v, float* u, float lr, float b1, float b2,
+                         float eps, int64_t t) {
+  const float lr_t = adam_tf_lr(lr, b1, b2, t);
+  if (n == 0) return;
+  adam_tf_kernel<<<grid_for(n, kThreads), kThreads, 0, cuda_stream()>>>(n, g, m, v, u, nullptr, lr_t, b1, b2, eps);
+  CUDA_CHECK_LAUNCH();
+}
+
+void adagrad_tf_update_cuda(int64_t n, const float* g, float* acc, float* u, float lr) {
+  if (n == 0) return;
+  adagrad_tf_kernel<<<grid_for(n, kThreads), kThreads, 0, cuda_stream()>>>(n, g, acc, u, lr);
+  CUDA_CHECK_LAUNCH();
+}
+
+void rmsprop_tf_update_cuda(int64_t n, const float* g, float* ms, float* u, float lr, float decay, float eps) {
+  if (n == 0) return;
+  rmsprop_tf_kernel<<<grid_for(n, kThreads), kThreads, 0, cuda_stream()>>>(n, g, ms, u, lr, decay, eps);
+  CUDA_CHECK_LAUNCH();
+}
+
+void adam_tf_apply_cuda(int64_t n, float* param, const float* g, float* m, float* v, float lr, float b1, float b2,
+                        float eps, int64_t t) {
+  const float lr_t = adam_tf_lr(lr, b1, b2, t);
+  if (n == 0) return;
+  adam_tf_kernel<<<grid_for(n, kThreads), kThreads, 0, cuda_stream()>>>(n, g, m, v, nullptr, param, lr_t, b1, b2,
+                                                                        eps);
   CUDA_CHECK_LAUNCH();
 }
 

@@ -14,6 +14,13 @@ void adam_bias_corrections(float b1, float b2, int64_t t, float* bc1, float* bc2
   *bc2 = static_cast<float>(1.0 - std::pow(static_cast<double>(b2), static_cast<double>(t)));
 }
 
+float adam_tf_lr(float lr, float b1, float b2, int64_t t) {
+  L2O_CHECK(t >= 1, "adam step t is 1-based, got " << t);
+  const double td = static_cast<double>(t);
+  return static_cast<float>(lr * std::sqrt(1.0 - std::pow(static_cast<double>(b2), td)) /
+                            (1.0 - std::pow(static_cast<double>(b1), td)));
+}
+
 void sgd_update_cpu(int64_t n, const float* g, float* u, float lr) {
   for (int64_t i = 0; i < n; ++i) u[i] = sgd_coord(g[i], lr);
 }
@@ -46,6 +53,26 @@ void adam_apply_cpu(int64_t n, float* param, const float* g, float* m, float* v,
   float bc1, bc2;
   adam_bias_corrections(b1, b2, t, &bc1, &bc2);
   for (int64_t i = 0; i < n; ++i) param[i] += adam_coord(g[i], m[i], v[i], lr, b1, b2, eps, bc1, bc2);
+}
+
+void adam_tf_update_cpu(int64_t n, const float* g, float* m, float* v, float* u, float lr, float b1, float b2,
+                        float eps, int64_t t) {
+  const float lr_t = adam_tf_lr(lr, b1, b2, t);
+  for (int64_t i = 0; i < n; ++i) u[i] = adam_tf_coord(g[i], m[i], v[i], lr_t, b1, b2, eps);
+}
+
+void adagrad_tf_update_cpu(int64_t n, const float* g, float* acc, float* u, float lr) {
+  for (int64_t i = 0; i < n; ++i) u[i] = adagrad_tf_coord(g[i], acc[i], lr);
+}
+
+void rmsprop_tf_update_cpu(int64_t n, const float* g, float* ms, float* u, float lr, float decay, float eps) {
+  for (int64_t i = 0; i < n; ++i) u[i] = rmsprop_tf_coord(g[i], ms[i], lr, decay, eps);
+}
+
+void adam_tf_apply_cpu(int64_t n, float* param, const float* g, float* m, float* v, float lr, float b1, float b2,
+                       float eps, int64_t t) {
+  const float lr_t = adam_tf_lr(lr, b1, b2, t);
+  for (int64_t i = 0; i < n; ++i) param[i] += adam_tf_coord(g[i], m[i], v[i], lr_t, b1, b2, eps);
 }
 
 }  // namespace l2o

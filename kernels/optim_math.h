@@ -1,7 +1,9 @@
 // Per-coordinate update math for the hand-designed optimizers, shared by the CPU loops
 // (optim_cpu.cpp) and the CUDA kernels (optim.cu) so both do exactly the same arithmetic.
 // Every function returns the additive update u (theta += u) and advances its state in place.
-// Conventions follow PyTorch's torch.optim (no weight decay, no dampening).
+// Two families: PyTorch's torch.optim (no weight decay, no dampening) and TensorFlow 1's
+// tf.train optimizers (the *_tf functions), which the authors' teachers and meta-optimizer use
+// (docs/fidelity.md). SGD and both momentum forms are the same in the two.
 #pragma once
 #include <cmath>
 
@@ -17,6 +19,10 @@ constexpr float kAdagradEps = 1e-10f;
 constexpr float kRmspropAlpha = 0.99f;
 constexpr float kRmspropEps = 1e-8f;
 constexpr float kMomentum = 0.9f;
+constexpr float kAdagradTfInitAcc = 0.1f;  // tf.train.AdagradOptimizer's initial_accumulator_value
+constexpr float kRmspropTfDecay = 0.9f;    // tf.train.RMSPropOptimizer: decay, epsilon, and ms
+constexpr float kRmspropTfEps = 1e-10f;    // starting at ones
+constexpr float kRmspropTfInitMs = 1.0f;
 
 L2O_HD float sgd_coord(float g, float lr) { return -lr * g; }
 
@@ -52,6 +58,26 @@ L2O_HD float adagrad_coord(float g, float& s, float lr, float eps) {
 L2O_HD float rmsprop_coord(float g, float& s, float lr, float alpha, float eps) {
   s = alpha * s + (1.0f - alpha) * g * g;
   return -lr * g / (sqrtf(s) + eps);
+}
+
+// TF's ApplyAdam: moments in the "m += (g - m)(1 - b1)" form and the "epsilon hat" step, with
+// lr_t = lr sqrt(1 - b2^t) / (1 - b1^t) computed once per step by the caller (adam_tf_lr).
+L2O_HD float adam_tf_coord(float g, float& m, float& v, float lr_t, float b1, float b2, float eps) {
+  m += (g - m) * (1.0f - b1);
+  v += (g * g - v) * (1.0f - b2);
+  return -(m * lr_t) / (sqrtf(v) + eps);
+}
+
+// TF's ApplyAdagrad: the accumulator starts at kAdagradTfInitAcc (set by the caller), no epsilon.
+L2O_HD float adagrad_tf_coord(float g, float& acc, float lr) {
+  acc += g * g;
+  return -g * lr / sqrtf(acc);
+}
+
+// TF's ApplyRMSProp without momentum: ms starts at kRmspropTfInitMs, epsilon inside the root.
+L2O_HD float rmsprop_tf_coord(float g, float& ms, float lr, float decay, float eps) {
+  ms += (g * g - ms) * (1.0f - decay);
+  return -g * lr / sqrtf(ms + eps);
 }
 
 }  // namespace l2o

@@ -77,11 +77,14 @@ class Momentum : public UpdateRule {
   std::vector<float> vel_;  // (n,) PyTorch momentum buffer
 };
 
+// The "_torch" suffix in names marks PyTorch's forms; the plain names are TensorFlow's.
+std::string with_form(const char* base, bool tf) { return std::string(base) + (tf ? "" : "_torch"); }
+
 class Adam : public UpdateRule {
  public:
-  Adam(float lr, float b1, float b2, float eps) : lr_(lr), b1_(b1), b2_(b2), eps_(eps) {}
+  Adam(float lr, float b1, float b2, float eps, bool tf) : lr_(lr), b1_(b1), b2_(b2), eps_(eps), tf_(tf) {}
   std::string name() const override {
-    std::string s = "adam(lr=" + fmt(lr_);
+    std::string s = with_form("adam", tf_) + "(lr=" + fmt(lr_);
     if (b1_ != kAdamBeta1) s += ",beta1=" + fmt(b1_);
     if (b2_ != kAdamBeta2) s += ",beta2=" + fmt(b2_);
     if (eps_ != kAdamEps) s += ",eps=" + fmt(eps_);
@@ -94,61 +97,77 @@ class Adam : public UpdateRule {
   }
   void update(const float* g, float* u) override {
     ++t_;  // 1-based for bias correction
-    adam_update_cpu(static_cast<int64_t>(m_.size()), g, m_.data(), v_.data(), u, lr_, b1_, b2_, eps_, t_);
+    const int64_t n = static_cast<int64_t>(m_.size());
+    if (tf_)
+      adam_tf_update_cpu(n, g, m_.data(), v_.data(), u, lr_, b1_, b2_, eps_, t_);
+    else
+      adam_update_cpu(n, g, m_.data(), v_.data(), u, lr_, b1_, b2_, eps_, t_);
   }
 
  private:
   float lr_, b1_, b2_, eps_;
+  bool tf_;
   std::vector<float> m_, v_;  // (n,) first and second moments
   int64_t t_ = 0;             // steps taken since reset()
 };
 
 class Adagrad : public UpdateRule {
  public:
-  Adagrad(float lr, float eps) : lr_(lr), eps_(eps) {}
+  Adagrad(float lr, float eps, bool tf) : lr_(lr), eps_(eps), tf_(tf) {}
   std::string name() const override {
-    std::string s = "adagrad(lr=" + fmt(lr_);
-    if (eps_ != kAdagradEps) s += ",eps=" + fmt(eps_);
+    std::string s = with_form("adagrad", tf_) + "(lr=" + fmt(lr_);
+    if (!tf_ && eps_ != kAdagradEps) s += ",eps=" + fmt(eps_);
     return s + ")";
   }
-  void reset(int64_t n) override { sum_.assign(static_cast<size_t>(n), 0.0f); }
+  void reset(int64_t n) override { sum_.assign(static_cast<size_t>(n), tf_ ? kAdagradTfInitAcc : 0.0f); }
   void update(const float* g, float* u) override {
-    adagrad_update_cpu(static_cast<int64_t>(sum_.size()), g, sum_.data(), u, lr_, eps_);
+    const int64_t n = static_cast<int64_t>(sum_.size());
+    if (tf_)
+      adagrad_tf_update_cpu(n, g, sum_.data(), u, lr_);
+    else
+      adagrad_update_cpu(n, g, sum_.data(), u, lr_, eps_);
   }
 
  private:
   float lr_, eps_;
-  std::vector<float> sum_;  // (n,) running sum of g^2
+  bool tf_;
+  std::vector<float> sum_;  // (n,) running sum of g^2 (TF: from 0.1)
 };
 
 class Rmsprop : public UpdateRule {
  public:
-  Rmsprop(float lr, float alpha, float eps) : lr_(lr), alpha_(alpha), eps_(eps) {}
+  Rmsprop(float lr, float alpha, float eps, bool tf) : lr_(lr), alpha_(alpha), eps_(eps), tf_(tf) {}
   std::string name() const override {
-    std::string s = "rmsprop(lr=" + fmt(lr_);
-    if (alpha_ != kRmspropAlpha) s += ",alpha=" + fmt(alpha_);
-    if (eps_ != kRmspropEps) s += ",eps=" + fmt(eps_);
+    std::string s = with_form("rmsprop", tf_) + "(lr=" + fmt(lr_);
+    if (alpha_ != (tf_ ? kRmspropTfDecay : kRmspropAlpha)) s += ",alpha=" + fmt(alpha_);
+    if (eps_ != (tf_ ? kRmspropTfEps : kRmspropEps)) s += ",eps=" + fmt(eps_);
     return s + ")";
   }
-  void reset(int64_t n) override { sq_.assign(static_cast<size_t>(n), 0.0f); }
+  void reset(int64_t n) override { sq_.assign(static_cast<size_t>(n), tf_ ? kRmspropTfInitMs : 0.0f); }
   void update(const float* g, float* u) override {
-    rmsprop_update_cpu(static_cast<int64_t>(sq_.size()), g, sq_.data(), u, lr_, alpha_, eps_);
+    const int64_t n = static_cast<int64_t>(sq_.size());
+    if (tf_)
+      rmsprop_tf_update_cpu(n, g, sq_.data(), u, lr_, alpha_, eps_);
+    else
+      rmsprop_update_cpu(n, g, sq_.data(), u, lr_, alpha_, eps_);
   }
 
  private:
   float lr_, alpha_, eps_;
-  std::vector<float> sq_;  // (n,) moving average of g^2
+  bool tf_;
+  std::vector<float> sq_;  // (n,) moving average of g^2 (TF: from 1.0)
 };
 
 }  // namespace
 
 const std::vector<std::string>& hand_optimizer_names() {
-  static const std::vector<std::string> names = {"sgd", "momentum", "nag", "adam", "adagrad", "rmsprop"};
+  static const std::vector<std::string> names = {"sgd",     "momentum",   "nag",           "adam",         "adagrad",
+                                                 "rmsprop", "adam_torch", "adagrad_torch", "rmsprop_torch"};
   return names;
 }
 
 double default_lr(const std::string& type) {
-  if (type == "adam") return 0.001;
+  if (type == "adam" || type == "adam_torch") return 0.001;
   for (const auto& n : hand_optimizer_names())
     if (n == type) return 0.01;
   unknown_type(type);
@@ -167,16 +186,25 @@ std::unique_ptr<UpdateRule> make_hand_optimizer(const HandOptimizerConfig& cfg) 
     check_unit_interval(t, "momentum", cfg.momentum);
     return std::make_unique<Momentum>(lr, static_cast<float>(cfg.momentum), t == "nag");
   }
-  if (t == "adam") {
+  if (t == "adam" || t == "adam_torch") {
     check_unit_interval(t, "beta1", cfg.beta1);
     check_unit_interval(t, "beta2", cfg.beta2);
     return std::make_unique<Adam>(lr, static_cast<float>(cfg.beta1), static_cast<float>(cfg.beta2),
-                                  resolve_eps(t, cfg.eps, kAdamEps));
+                                  resolve_eps(t, cfg.eps, kAdamEps), t == "adam");
   }
-  if (t == "adagrad") return std::make_unique<Adagrad>(lr, resolve_eps(t, cfg.eps, kAdagradEps));
-  // rmsprop
-  check_unit_interval(t, "alpha", cfg.alpha);
-  return std::make_unique<Rmsprop>(lr, static_cast<float>(cfg.alpha), resolve_eps(t, cfg.eps, kRmspropEps));
+  if (t == "adagrad") {
+    require(cfg.eps == -1.0, t, "eps", cfg.eps, "-1: TensorFlow's Adagrad has no epsilon; adagrad_torch has one");
+    return std::make_unique<Adagrad>(lr, 0.0f, true);
+  }
+  if (t == "adagrad_torch") return std::make_unique<Adagrad>(lr, resolve_eps(t, cfg.eps, kAdagradEps), false);
+  // rmsprop, rmsprop_torch
+  const bool tf = t == "rmsprop";
+  float alpha = tf ? kRmspropTfDecay : kRmspropAlpha;
+  if (cfg.alpha != -1.0) {
+    check_unit_interval(t, "alpha", cfg.alpha);
+    alpha = static_cast<float>(cfg.alpha);
+  }
+  return std::make_unique<Rmsprop>(lr, alpha, resolve_eps(t, cfg.eps, tf ? kRmspropTfEps : kRmspropEps), tf);
 }
 
 }  // namespace l2o

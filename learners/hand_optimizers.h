@@ -1,5 +1,7 @@
 // Hand-designed optimizers (SGD, momentum, NAG, Adam, Adagrad, RMSprop) as UpdateRules: the
 // baselines every learned optimizer is compared against and the teachers for imitation.
+// "adam", "adagrad" and "rmsprop" are TensorFlow 1's forms, as the authors' code runs them
+// (docs/fidelity.md); "adam_torch", "adagrad_torch" and "rmsprop_torch" are PyTorch's.
 #pragma once
 #include <memory>
 #include <string>
@@ -14,14 +16,16 @@ struct HandOptimizerConfig {
   double lr = -1;       // must be > 0; callers wanting the default use default_lr(type)
   double momentum = 0.9;  // momentum, nag: in [0, 1)
   double beta1 = 0.9, beta2 = 0.999;  // adam: in [0, 1)
-  double eps = -1;      // adam, adagrad, rmsprop: > 0, or -1 for the rule's default (1e-8, 1e-10, 1e-8)
-  double alpha = 0.99;  // rmsprop smoothing: in [0, 1)
+  // adam*, adagrad_torch, rmsprop*: > 0, or -1 for the rule's default (adam 1e-8, adagrad_torch 1e-10,
+  // rmsprop 1e-10, rmsprop_torch 1e-8); TF's adagrad has no epsilon.
+  double eps = -1;
+  double alpha = -1;    // rmsprop smoothing (TF's decay): in [0, 1), or -1 for the default (0.9; torch 0.99)
 };
 
 // Throws l2o::InputError for an unknown type or an out-of-range hyperparameter.
 std::unique_ptr<UpdateRule> make_hand_optimizer(const HandOptimizerConfig& cfg);
 
-// {"sgd", "momentum", "nag", "adam", "adagrad", "rmsprop"}
+// {"sgd", "momentum", "nag", "adam", "adagrad", "rmsprop", "adam_torch", "adagrad_torch", "rmsprop_torch"}
 const std::vector<std::string>& hand_optimizer_names();
 
 // A reasonable starting learning rate per type; throws l2o::InputError for an unknown type.

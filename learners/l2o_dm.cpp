@@ -58,7 +58,8 @@ void L2oDm<T>::init_params(uint64_t seed, T* phi) const {
     for (int64_t i = L.w_off; i < L.b_off + 4 * L.H; ++i) phi[i] = static_cast<T>(rng.truncated_normal(sd));
   }
   const double sd = 1.0 / std::sqrt(static_cast<double>(layers_.back().H));
-  for (int64_t i = out_w_off_; i < num_params_; ++i) phi[i] = static_cast<T>(rng.truncated_normal(sd));
+  for (int64_t i = out_w_off_; i < out_b_off_; ++i) phi[i] = static_cast<T>(rng.truncated_normal(sd));
+  phi[out_b_off_] = cfg_.output_bias_zero ? T(0) : static_cast<T>(rng.truncated_normal(sd));
 }
 
 template <typename T>

@@ -13,6 +13,9 @@ struct L2oDmConfig {
   double log_k = 5.0;          // LogAndSign k; <= 0 feeds the raw gradient (the quadratic's setting)
   double output_scale = 0.01;
   double forget_bias = 1.0;
+  // Sonnet's Linear initialises its bias to zero (docs/fidelity.md); a non-zero bias adds the same
+  // drift 0.01*b to every coordinate and stalls meta-training. false keeps the old truncated normal.
+  bool output_bias_zero = true;
   int64_t input_size() const { return log_k > 0 ? 2 : 1; }
 };
 

@@ -20,6 +20,7 @@ std::unique_ptr<LearnerT<T>> make_learner(SpecNode node, Backend backend) {
   if (pre == "identity") c.log_k = 0;
   c.output_scale = node.number("output_scale", 0.01, 1e-9, 1e3);
   c.forget_bias = node.number("forget_bias", 1.0, -100.0, 100.0);
+  c.output_bias_zero = node.choice("output_bias_init", "zero", {"zero", "truncated_normal"}) == "zero";
   node.finish();
   (void)type;
   if (backend == Backend::cuda) {

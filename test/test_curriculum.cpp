@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <cmath>
+#include <string>
 #include <limits>
 #include <vector>
 
@@ -12,18 +14,23 @@ namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-CurriculumConfig small_config(std::vector<int64_t> n_train, int64_t patience = 3) {
+// The older tests script the consecutive-miss rule; the authors' rule has its own tests below.
+CurriculumConfig small_config(std::vector<int64_t> n_train, int64_t patience = 3,
+                              const std::string& rule = "consecutive") {
   CurriculumConfig cfg;
   cfg.n_train = std::move(n_train);
   cfg.patience = patience;
+  cfg.rule = rule;
   return cfg;
 }
 
-// Feeds `scores` at epochs start, start+100, ... and returns the actions.
+// Feeds `scores` at epochs start, start+100, ... until the stage ends; returns the actions.
 std::vector<CurriculumAction> feed(Curriculum& c, const std::vector<double>& scores, int64_t start) {
   std::vector<CurriculumAction> actions;
-  for (size_t i = 0; i < scores.size(); ++i)
+  for (size_t i = 0; i < scores.size(); ++i) {
     actions.push_back(c.on_validation(scores[i], start + 100 * static_cast<int64_t>(i)).action);
+    if (actions.back() != CurriculumAction::keep_training) break;
+  }
   return actions;
 }
 
@@ -40,10 +47,55 @@ TEST_CASE("curriculum defaults follow the supplement", "[curriculum]") {
   REQUIRE(std::isinf(c.stage_best()));
   REQUIRE(c.stage_best_epoch() == -1);
   REQUIRE_FALSE(c.stopped());
+  REQUIRE(c.config().rule == "authors");
+  REQUIRE(c.config().patience == 3);
 }
 
-TEST_CASE("curriculum: improvement then patience advances to the next stage", "[curriculum]") {
+TEST_CASE("curriculum (authors' rule): a stage ends at its 3rd validation if that one does not improve",
+          "[curriculum]") {
+  // train_dm.py: num_eval counts every validation of the stage; the first miss once num_eval >= 3 ends it.
   Curriculum c{CurriculumConfig{}};
+  REQUIRE(c.on_validation(50.0, 100).improved);
+  REQUIRE(c.on_validation(12.0, 200).improved);
+  auto o = c.on_validation(13.0, 300);  // one miss, but the third validation: the stage ends
+  REQUIRE(o.action == CurriculumAction::advance);
+  REQUIRE_THAT(o.reason, Catch::Contains("validation 3 of the stage") && Catch::Contains("score 12 at epoch 200"));
+  REQUIRE(c.stage() == 1);
+  c.set_baseline(30.0, 300);
+  REQUIRE(c.validations_in_stage() == 0);  // the baseline does not count
+  // Misses before the third validation keep training; improvements past it keep the stage alive.
+  REQUIRE(c.on_validation(31.0, 400).action == CurriculumAction::keep_training);
+  REQUIRE(c.on_validation(29.0, 500).improved);
+  REQUIRE(c.on_validation(28.0, 600).improved);
+  REQUIRE(c.on_validation(27.0, 700).improved);
+  REQUIRE(c.validations_in_stage() == 4);
+  o = c.on_validation(27.5, 800);
+  REQUIRE(o.action == CurriculumAction::advance);
+  REQUIRE(c.stage() == 2);
+  c.set_baseline(20.0, 800);
+  // A stage that never beats its baseline stops at its third validation.
+  REQUIRE(feed(c, {21, 20, 25}, 900) == std::vector<CurriculumAction>{CurriculumAction::keep_training,
+                                                                      CurriculumAction::keep_training,
+                                                                      CurriculumAction::stop});
+  REQUIRE(c.stopped());
+  REQUIRE(c.stage() == 2);
+}
+
+TEST_CASE("curriculum (authors' rule): the supplement's 300 epochs per stage are reachable", "[curriculum]") {
+  // Two improvements, then misses: the authors' rule ends stage 0 at epoch 300, the consecutive one at 500.
+  for (const std::string rule : {"authors", "consecutive"}) {
+    Curriculum c(small_config({100, 200, 500}, 3, rule));
+    const auto actions = feed(c, {10.0, 9.0, 9.5, 9.6, 9.7}, 100);
+    const auto first_advance =
+        std::find(actions.begin(), actions.end(), CurriculumAction::advance) - actions.begin();
+    REQUIRE(100 * (first_advance + 1) == (rule == "authors" ? 300 : 500));
+  }
+}
+
+TEST_CASE("curriculum (consecutive rule): improvement then patience advances to the next stage", "[curriculum]") {
+  CurriculumConfig consecutive;
+  consecutive.rule = "consecutive";
+  Curriculum c{consecutive};
   auto o = c.on_validation(50.0, 100);  // first finite score beats +inf
   REQUIRE(o.improved);
   REQUIRE(o.action == CurriculumAction::keep_training);
@@ -189,7 +241,6 @@ TEST_CASE("curriculum: an improvement resets the patience counter", "[curriculum
 }
 
 TEST_CASE("curriculum: to_json/from_json mid-stage resumes identically", "[curriculum]") {
-  const CurriculumConfig cfg = small_config({100, 200, 500});
   const std::vector<double> script = {10, 11, 12, 13, /*advance*/ 7, 6.5, 6.6, kInf, 6.7, /*advance*/ 5, 5, 5};
   auto drive = [&](Curriculum& c, size_t from, size_t to, std::vector<std::string>* log) {
     for (size_t i = from; i < to && !c.stopped(); ++i) {
@@ -198,7 +249,9 @@ TEST_CASE("curriculum: to_json/from_json mid-stage resumes identically", "[curri
       if (o.action == CurriculumAction::advance) c.set_baseline(script[i] - 0.5, 100 * static_cast<int64_t>(i + 1));
     }
   };
+  for (const std::string rule : {"consecutive", "authors"})
   for (size_t cut : {1, 2, 4, 6, 8, 10}) {
+    const CurriculumConfig cfg = small_config({100, 200, 500}, 3, rule);
     Curriculum straight(cfg);
     std::vector<std::string> want, got;
     drive(straight, 0, script.size(), &want);
@@ -257,7 +310,20 @@ TEST_CASE("curriculum: from_json rejects malformed or mismatched state", "[curri
   REQUIRE_THROWS_WITH(Curriculum::from_json(cfg, bad_best), Catch::Contains("\"best\""));
   auto bad_counter = good;
   bad_counter["since_improvement"] = 3;
+  bad_counter["num_eval"] = 3;
   REQUIRE_THROWS_WITH(Curriculum::from_json(cfg, bad_counter), Catch::Contains("since_improvement 3"));
+  auto bad_num_eval = good;
+  bad_num_eval["num_eval"] = -1;
+  REQUIRE_THROWS_WITH(Curriculum::from_json(cfg, bad_num_eval), Catch::Contains("num_eval -1"));
+  CurriculumConfig other_rule = cfg;
+  other_rule.rule = "authors";
+  REQUIRE_THROWS_WITH(Curriculum::from_json(other_rule, good), Catch::Contains("rule \"consecutive\""));
+  auto v1 = good;  // an older engine's state: only the consecutive rule can continue it
+  v1["version"] = 1;
+  v1.erase("rule");
+  v1.erase("num_eval");
+  REQUIRE(Curriculum::from_json(cfg, v1).stage() == 0);
+  REQUIRE_THROWS_WITH(Curriculum::from_json(other_rule, v1), Catch::Contains("resume with curriculum.rule"));
 
   REQUIRE_THROWS_WITH(Curriculum::from_json(small_config({100, 200, 1000}), good),
                       Catch::Contains("n_train [100, 200, 500]") && Catch::Contains("[100, 200, 1000]"));
@@ -274,6 +340,7 @@ TEST_CASE("curriculum: invalid configs are InputErrors", "[curriculum]") {
   REQUIRE_THROWS_WITH(Curriculum(small_config({100, 0})), Catch::Contains("n_train[1] must be positive, got 0"));
   REQUIRE_THROWS_WITH(Curriculum(small_config({100, -5})), Catch::Contains("got -5"));
   REQUIRE_THROWS_WITH(Curriculum(small_config({100}, 0)), Catch::Contains("patience must be >= 1, got 0"));
+  REQUIRE_THROWS_WITH(Curriculum(small_config({100}, 3, "lenient")), Catch::Contains("rule must be"));
   CurriculumConfig short_valid = small_config({100, 200, 500});
   short_valid.n_valid = {200, 500};
   REQUIRE_THROWS_WITH(Curriculum(short_valid), Catch::Contains("n_valid has 2 entries but n_train has 3"));

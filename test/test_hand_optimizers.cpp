@@ -1,5 +1,6 @@
-// Hand-designed optimizers checked against steps worked out by hand (PyTorch conventions),
-// plus an independent double-precision re-derivation for Adam and a convergence sanity test.
+// Hand-designed optimizers checked against steps worked out by hand, in both the PyTorch forms
+// (the "_torch" names) and TensorFlow 1's (the plain names, docs/fidelity.md), plus an independent
+// double-precision re-derivation for Adam and a convergence sanity test.
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -81,8 +82,8 @@ TEST_CASE("nag (PyTorch nesterov) matches hand-computed steps and differs from h
   for (int i = 0; i < 3; ++i) REQUIRE(std::fabs(u_hb[i] - u_nag[i]) > 1e-3f);
 }
 
-TEST_CASE("adam matches hand-computed steps including bias correction", "[optim]") {
-  auto opt = make("adam", 0.1);  // b1 0.9, b2 0.999, eps 1e-8
+TEST_CASE("adam_torch matches hand-computed steps including bias correction", "[optim]") {
+  auto opt = make("adam_torch", 0.1);  // b1 0.9, b2 0.999, eps 1e-8
   // t=1: m = 0.1 g, v = 0.001 g^2, m_hat = g, v_hat = g^2 -> u = -lr g/(|g| + eps) ~ -0.1 sign(g)
   //      (eps shifts it by ~1e-9: below the tolerance)
   // t=2: m = 0.09 g1 + 0.1 g2 = (0.14, -0.08, -0.055), bc1 = 1 - 0.81 = 0.19
@@ -110,8 +111,8 @@ TEST_CASE("adam matches hand-computed steps including bias correction", "[optim]
   check_close(u, ref, 1e-7, 1e-4);  // bc2 at t=3 is ~0.003: float rounding of 1-b2^t dominates
 }
 
-TEST_CASE("adagrad matches hand-computed steps", "[optim]") {
-  auto opt = make("adagrad", 0.1);  // eps 1e-10
+TEST_CASE("adagrad_torch matches hand-computed steps", "[optim]") {
+  auto opt = make("adagrad_torch", 0.1);  // eps 1e-10
   // s1 = (1, 4, 0.25)      -> u1 = -0.1 g/|g| = (-0.1, 0.1, -0.1)
   // s2 = (1.25, 5, 1.25)   -> u2 = -0.1 (0.5/1.118034, 1/2.236068, -1/1.118034) = (-0.0447214, -0.0447214, 0.0894427)
   // s3 = (2.25, 5.25, 5.25)-> u3 = -0.1 (-1/1.5, 0.5/2.291288, 2/2.291288)    = (0.0666667, -0.0218218, -0.0872872)
@@ -120,8 +121,8 @@ TEST_CASE("adagrad matches hand-computed steps", "[optim]") {
                            {0.0666667, -0.0218218, -0.0872872}});
 }
 
-TEST_CASE("rmsprop matches hand-computed steps", "[optim]") {
-  auto opt = make("rmsprop", 0.01);  // alpha 0.99, eps 1e-8
+TEST_CASE("rmsprop_torch matches hand-computed steps", "[optim]") {
+  auto opt = make("rmsprop_torch", 0.01);  // alpha 0.99, eps 1e-8
   // s1 = 0.01 g1^2 = (0.01, 0.04, 0.0025), sqrt = (0.1, 0.2, 0.05) -> u1 = -0.01 (10, -10, 10)
   // s2 = 0.99 s1 + 0.01 g2^2 = (0.0124, 0.0496, 0.012475), sqrt = (0.1113553, 0.2227106, 0.1116915)
   //      -> u2 = -0.01 (4.490133, 4.490133, -8.953213)
@@ -130,6 +131,75 @@ TEST_CASE("rmsprop matches hand-computed steps", "[optim]") {
   check_three_steps(*opt, {{-0.1, 0.1, -0.1},
                            {-0.0449013, -0.0449013, 0.0895321},
                            {0.0670010, -0.0220104, -0.0874119}});
+}
+
+TEST_CASE("adagrad (TF) starts its accumulator at 0.1 and has no epsilon", "[optim]") {
+  auto opt = make("adagrad", 0.1);
+  // acc1 = 0.1 + g1^2 = (1.1, 4.1, 0.35)   -> u1 = -0.1 g1/sqrt(acc1)
+  // acc2 = (1.35, 5.1, 1.35)               -> u2 = -0.1 g2/sqrt(acc2)
+  // acc3 = (2.35, 5.35, 5.35)              -> u3 = -0.1 g3/sqrt(acc3)
+  check_three_steps(*opt, {{-0.0953463, 0.0987730, -0.0845154},
+                           {-0.0430331, -0.0442807, 0.0860663},
+                           {0.0652328, -0.0216169, -0.0864675}});
+  // The first step at |g| = 1e-3 with lr 0.01: TF moves 0.01 * 1e-3 / sqrt(0.100001) = 3.16e-5,
+  // PyTorch (accumulator from 0) moves ~lr = 0.01, about 316x more.
+  const float g[1] = {1e-3f};
+  float u_tf[1], u_torch[1];
+  auto tf = make("adagrad", 0.01), torch = make("adagrad_torch", 0.01);
+  tf->reset(1);
+  torch->reset(1);
+  tf->update(g, u_tf);
+  torch->update(g, u_torch);
+  check_close(u_tf, {-3.16226185e-5});
+  check_close(u_torch, {-0.009999999});
+}
+
+TEST_CASE("rmsprop (TF) uses decay 0.9, eps 1e-10 inside the root and ms starting at 1", "[optim]") {
+  auto opt = make("rmsprop", 0.01);
+  // ms1 = 1 + (g1^2 - 1) 0.1 = (1, 1.3, 0.925)  -> u1 = -0.01 g1/sqrt(ms1 + 1e-10)
+  check_three_steps(*opt, {{-0.01, 0.0175412, -0.00519875},
+                           {-0.00519875, -0.00887357, 0.0103556},
+                           {0.0103556, -0.00462646, -0.0179660}});
+}
+
+TEST_CASE("adam (TF) uses the epsilon-hat form, which differs from PyTorch's for small gradients", "[optim]") {
+  // Gradients of size 1e-6, where eps = 1e-8 matters: TF's u1 = -lr_t m/(sqrt(v) + eps) with
+  // lr_t = lr sqrt(1 - b2)/(1 - b1), PyTorch's u1 = -lr m_hat/(sqrt(v_hat) + eps).
+  auto tf = make("adam", 0.1), torch = make("adam_torch", 0.1);
+  tf->reset(3);
+  torch->reset(3);
+  const std::vector<std::vector<double>> want_tf = {{-0.0759747, 0.0863473, -0.0612574},
+                                                    {-0.0726587, 0.0233326, 0.0285378},
+                                                    {-0.00914864, 0.00539383, -0.0368755}};
+  const std::vector<std::vector<double>> want_torch = {{-0.0990099, 0.0995025, -0.0980392},
+                                                       {-0.0920534, 0.0264663, 0.0361531},
+                                                       {-0.0109518, 0.00609281, -0.0416508}};
+  for (int t = 0; t < 3; ++t) {
+    INFO("step " << t + 1);
+    float g[3], u[3];
+    for (int i = 0; i < 3; ++i) g[i] = 1e-6f * kG[t][i];
+    tf->update(g, u);
+    check_close(u, want_tf[t], 1e-7, 1e-4);  // float rounding of 1 - b2^t, as for adam_torch
+    torch->update(g, u);
+    check_close(u, want_torch[t], 1e-7, 1e-4);
+  }
+}
+
+TEST_CASE("adam_tf_apply_cpu steps parameters in place like adam_tf_update_cpu", "[optim]") {
+  const int64_t n = 7;
+  std::vector<float> p(n), p0(n), g(n), m1(n, 0.f), v1(n, 0.f), m2(n, 0.f), v2(n, 0.f), u(n);
+  for (int64_t i = 0; i < n; ++i) {
+    p[i] = p0[i] = 0.1f * static_cast<float>(i) - 0.3f;
+    g[i] = 1e-5f * std::sin(1.0f + static_cast<float>(i));
+  }
+  for (int64_t t = 1; t <= 3; ++t) {
+    l2o::adam_tf_apply_cpu(n, p.data(), g.data(), m1.data(), v1.data(), 0.01f, 0.9f, 0.999f, 1e-8f, t);
+    l2o::adam_tf_update_cpu(n, g.data(), m2.data(), v2.data(), u.data(), 0.01f, 0.9f, 0.999f, 1e-8f, t);
+    for (int64_t i = 0; i < n; ++i) p0[i] += u[i];
+  }
+  for (int64_t i = 0; i < n; ++i) REQUIRE(std::fabs(p[i] - p0[i]) <= 1e-6f);
+  REQUIRE_THROWS_AS(l2o::adam_tf_apply_cpu(n, p.data(), g.data(), m1.data(), v1.data(), 0.01f, 0.9f, 0.999f, 1e-8f, 0),
+                    l2o::Error);
 }
 
 TEST_CASE("reset() zeroes all state, including Adam's step counter", "[optim]") {
@@ -155,21 +225,27 @@ TEST_CASE("reset() zeroes all state, including Adam's step counter", "[optim]") 
 
 TEST_CASE("names and default learning rates", "[optim]") {
   REQUIRE(l2o::hand_optimizer_names() ==
-          std::vector<std::string>{"sgd", "momentum", "nag", "adam", "adagrad", "rmsprop"});
+          std::vector<std::string>{"sgd", "momentum", "nag", "adam", "adagrad", "rmsprop", "adam_torch",
+                                   "adagrad_torch", "rmsprop_torch"});
   REQUIRE(make("adam", 0.01)->name() == "adam(lr=0.01)");
+  REQUIRE(make("adagrad_torch", 0.01)->name() == "adagrad_torch(lr=0.01)");
+  REQUIRE(make("rmsprop", 0.01)->name() == "rmsprop(lr=0.01)");
   REQUIRE(make("sgd", 0.1)->name() == "sgd(lr=0.1)");
   REQUIRE(make("nag", 0.05)->name() == "nag(lr=0.05)");
   HandOptimizerConfig cfg{"momentum", 0.01};
   cfg.momentum = 0.5;
   REQUIRE(make_hand_optimizer(cfg)->name() == "momentum(lr=0.01,momentum=0.5)");
   REQUIRE(l2o::default_lr("adam") == 0.001);
-  for (const char* t : {"sgd", "momentum", "nag", "adagrad", "rmsprop"}) REQUIRE(l2o::default_lr(t) == 0.01);
+  REQUIRE(l2o::default_lr("adam_torch") == 0.001);
+  for (const char* t : {"sgd", "momentum", "nag", "adagrad", "rmsprop", "adagrad_torch", "rmsprop_torch"})
+    REQUIRE(l2o::default_lr(t) == 0.01);
   REQUIRE_THROWS_AS(l2o::default_lr("adma"), l2o::InputError);
 }
 
 TEST_CASE("bad optimizer configs throw InputError naming the value", "[optim]") {
   REQUIRE_THROWS_WITH(make("adma", 0.1),
-                      "unknown optimizer \"adma\" (expected one of: sgd, momentum, nag, adam, adagrad, rmsprop)");
+                      "unknown optimizer \"adma\" (expected one of: sgd, momentum, nag, adam, adagrad, rmsprop, "
+                      "adam_torch, adagrad_torch, rmsprop_torch)");
   REQUIRE_THROWS_WITH(make("adma", 0.1), Catch::Contains("unknown optimizer"));
   REQUIRE_THROWS_AS(make("adma", 0.1), l2o::InputError);
   REQUIRE_THROWS_WITH(make("sgd", 0.0), Catch::Contains("lr = 0"));
@@ -185,9 +261,12 @@ TEST_CASE("bad optimizer configs throw InputError naming the value", "[optim]") 
   cfg = {"adam", 0.01};
   cfg.beta2 = -0.1;
   REQUIRE_THROWS_WITH(make_hand_optimizer(cfg), Catch::Contains("beta2 = -0.1"));
-  cfg = {"adagrad", 0.01};
+  cfg = {"adagrad_torch", 0.01};
   cfg.eps = 0.0;
   REQUIRE_THROWS_WITH(make_hand_optimizer(cfg), Catch::Contains("eps = 0"));
+  cfg = {"adagrad", 0.01};
+  cfg.eps = 1e-8;
+  REQUIRE_THROWS_WITH(make_hand_optimizer(cfg), Catch::Contains("TensorFlow's Adagrad has no epsilon"));
   cfg = {"rmsprop", 0.01};
   cfg.alpha = 1.0;
   REQUIRE_THROWS_WITH(make_hand_optimizer(cfg), Catch::Contains("alpha = 1"));
@@ -231,7 +310,8 @@ TEST_CASE("every hand optimizer minimises a diagonal quadratic", "[optim]") {
   // lr chosen per rule: SGD/momentum stable for lr*max(a) < 2 (resp. (1+mu)); the adaptive ones
   // take ~lr-sized steps, so their lr bounds the final distance.
   for (Case c : {Case{"sgd", 0.1}, Case{"momentum", 0.05}, Case{"nag", 0.05}, Case{"adam", 0.05},
-                 Case{"adagrad", 0.5}, Case{"rmsprop", 0.03}}) {
+                 Case{"adagrad", 0.5}, Case{"rmsprop", 0.03}, Case{"adam_torch", 0.05},
+                 Case{"adagrad_torch", 0.5}, Case{"rmsprop_torch", 0.03}}) {
     INFO(c.type << " lr=" << c.lr);
     auto opt = make(c.type, c.lr);
     float x[3] = {1.0f, -2.0f, 3.0f}, g[3], u[3];

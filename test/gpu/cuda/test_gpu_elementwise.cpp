@@ -104,6 +104,18 @@ TEST_CASE("hand-designed optimizer kernels: GPU matches the CPU twins over three
         [&](G g, F s, F, F u, F, int64_t) { adagrad_update_cuda(n, g, s, u, 0.1f, 1e-10f); });
     run("rmsprop", false, true, [&](G g, F s, F, F u, F, int64_t) { rmsprop_update_cpu(n, g, s, u, 0.01f, 0.99f, 1e-8f); },
         [&](G g, F s, F, F u, F, int64_t) { rmsprop_update_cuda(n, g, s, u, 0.01f, 0.99f, 1e-8f); });
+    // TF forms (state from zero here; the rules start it at 0.1 / 1.0, which the CPU tests cover).
+    run("adam_tf", false, true,
+        [&](G g, F m, F v, F u, F, int64_t t) { adam_tf_update_cpu(n, g, m, v, u, 0.01f, 0.9f, 0.999f, 1e-8f, t); },
+        [&](G g, F m, F v, F u, F, int64_t t) { adam_tf_update_cuda(n, g, m, v, u, 0.01f, 0.9f, 0.999f, 1e-8f, t); });
+    run("adagrad_tf", false, true, [&](G g, F s, F, F u, F, int64_t) { adagrad_tf_update_cpu(n, g, s, u, 0.1f); },
+        [&](G g, F s, F, F u, F, int64_t) { adagrad_tf_update_cuda(n, g, s, u, 0.1f); });
+    run("rmsprop_tf", false, true,
+        [&](G g, F s, F, F u, F, int64_t) { rmsprop_tf_update_cpu(n, g, s, u, 0.01f, 0.9f, 1e-10f); },
+        [&](G g, F s, F, F u, F, int64_t) { rmsprop_tf_update_cuda(n, g, s, u, 0.01f, 0.9f, 1e-10f); });
+    run("adam_tf_apply", true, true,
+        [&](G g, F m, F v, F, F p, int64_t t) { adam_tf_apply_cpu(n, p, g, m, v, 0.001f, 0.9f, 0.999f, 1e-8f, t); },
+        [&](G g, F m, F v, F, F p, int64_t t) { adam_tf_apply_cuda(n, p, g, m, v, 0.001f, 0.9f, 0.999f, 1e-8f, t); });
     run("adam_apply", true, true,
         [&](G g, F m, F v, F, F p, int64_t t) { adam_apply_cpu(n, p, g, m, v, 0.001f, 0.9f, 0.999f, 1e-8f, t); },
         [&](G g, F m, F v, F, F p, int64_t t) { adam_apply_cuda(n, p, g, m, v, 0.001f, 0.9f, 0.999f, 1e-8f, t); });
