@@ -17,9 +17,11 @@ EvalResult evaluate(UpdateRule& rule, const std::string& optimizer_label, const 
   r.steps = steps;
   r.seeds = seeds;
   r.backend = backend_name(backend);
+  r.split = problem.type == "quadratic" ? "" : problem.split;
   auto opt = make_optimizee<float>(problem, backend);
   const int64_t n = opt->num_params();
   std::vector<float> theta(n), grad(n), u(n);
+  const CoordRanges frozen = rule.learned() ? opt->learner_frozen() : CoordRanges{};
   Batch batch;
   for (uint64_t seed : seeds) {
     opt->init(seed, theta.data());
@@ -37,6 +39,7 @@ EvalResult evaluate(UpdateRule& rule, const std::string& optimizer_label, const 
       curve.push_back(loss);
       if (t == steps) break;
       rule.update(grad.data(), u.data());
+      zero_ranges(frozen, u.data());
       for (int64_t i = 0; i < n; ++i) theta[i] += u[i];
     }
     r.losses.push_back(std::move(curve));
@@ -108,7 +111,8 @@ std::string summary_json(const std::vector<EvalResult>& results) {
                    {"log10_mean_final_loss", finite_or_null(s.log10_mean_final)},
                    {"mean_log10_final_loss", finite_or_null(s.mean_log10_final)},
                    {"seconds", r.seconds},
-                   {"backend", r.backend}});
+                   {"backend", r.backend},
+                   {"split", r.split}});
   }
   return nlohmann::json{{"results", doc}}.dump(2) + "\n";
 }

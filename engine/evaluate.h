@@ -20,6 +20,7 @@ struct EvalResult {
   int64_t diverged = 0;
   double seconds = 0;
   std::string backend = "cpu";  // where the optimizee ran
+  std::string split;            // the data split it trained on ("" for data-free problems)
 };
 
 // Runs `rule` on `problem` for each seed: theta_0 and the minibatch stream depend only on the

@@ -1,9 +1,11 @@
 // One imitation-learning segment (REFERENCE.md section 5): an analytical teacher drives the
 // optimizee and the learner, fed the teacher's gradients, is trained to reproduce its updates:
 // L = sum_t omega/(2n) ||delta_t - u_t||^2, so dL/du_t = omega (u_t - delta_t)/n goes through the
-// same Learner::backward as the meta-loss.
+// same Learner::backward as the meta-loss. The teacher updates every coordinate; the loss covers
+// only the ones a learned optimizer updates (n of them: not the optimizee's learner_frozen()).
 #pragma once
 #include <cmath>
+#include <cstdint>
 #include <vector>
 
 #include "learners/learner.h"
@@ -33,7 +35,10 @@ ImitationResult imitation_segment(LearnerT<T>& learner, const T* phi, OptimizeeT
   ImitationResult r;
   Batch batch;
   learner.begin_segment();
-  const double w = omega / static_cast<double>(n);
+  const CoordRanges frozen = opt.learner_frozen();
+  std::vector<uint8_t> keep(n, 1);
+  zero_ranges(frozen, keep.data());
+  const double w = omega / static_cast<double>(n - ranges_size(frozen));
   for (int64_t t = 0; t < steps; ++t) {
     opt.sample_batch(batches, batch);
     const T f = opt.loss_and_grad(theta, batch, gt.data());
@@ -47,7 +52,7 @@ ImitationResult imitation_segment(LearnerT<T>& learner, const T* phi, OptimizeeT
     learner.step(phi, gt.data(), u.data(), true);
     T* d = &dl_du[t * n];
     for (int64_t i = 0; i < n; ++i) {
-      const double diff = static_cast<double>(u[i]) - delta[i];
+      const double diff = keep[i] ? static_cast<double>(u[i]) - delta[i] : 0.0;
       r.loss += 0.5 * w * diff * diff;
       d[i] = static_cast<T>(w * diff);
       theta[i] += static_cast<T>(delta[i]);

@@ -21,9 +21,13 @@ ProblemConfig parse_problem(SpecNode node, std::string* name) {
       c.activation = node.choice("activation", c.activation, {"sigmoid", "relu", "tanh"});
       c.dataset = node.choice("dataset", c.dataset, {"mnist", "fashion_mnist"});
     }
-    if (c.type == "conv") c.relu_logits = node.boolean("relu_logits", c.relu_logits);  // the authors' ReLU on logits
+    if (c.type == "conv") {
+      c.relu_logits = node.boolean("relu_logits", c.relu_logits);  // the authors' ReLU on logits
+      c.learned_trains_bn = node.boolean("learned_trains_bn", c.learned_trains_bn);
+    }
     c.batch_size = node.integer("batch_size", c.batch_size, 1, 1 << 20);
     c.data_dir = node.string("data_dir", c.data_dir);
+    c.split = node.choice("split", c.split, {"train", "test"});
   }
   c.init_std = node.number("init_std", c.init_std, 0.0, 10.0);
   node.finish();
@@ -93,6 +97,7 @@ RunSpec parse_run_spec(const std::string& text, const std::string& origin, const
     s.valid_period = v.integer("period", s.valid_period, 1, INT64_MAX);
     s.n_valid = v.integer("n_valid", s.n_valid, 1, INT64_MAX);
     s.rollouts = v.integer("rollouts", s.rollouts, 1, 100000);
+    s.fresh_validation = v.choice("instances", "fresh", {"fresh", "fixed"}) == "fresh";
     v.finish();
   }
   {

@@ -55,6 +55,7 @@ struct RunSpec {
   CurriculumSpec curriculum;
   // validation
   int64_t valid_period = 100, n_valid = 100, rollouts = 20;
+  bool fresh_validation = true;  // validation.instances: "fresh" (new instances each time) | "fixed"
   // output
   int64_t log_every = 10, checkpoint_every = 10;
 };

@@ -26,8 +26,11 @@ template <typename T>
 SegmentResult<T> meta_segment(LearnerT<T>& learner, const T* phi, OptimizeeT<T>& opt, T* theta, Rng& batches,
                               int64_t steps, std::vector<T>& dl_du, std::vector<T>& u, T* dphi) {
   SegmentResult<T> r;
+  // Frozen coordinates get no update, so no upstream gradient either (the device path has no mask).
+  const CoordRanges frozen = opt.learner_frozen();
   if constexpr (std::is_same_v<T, float>) {  // both on the CUDA backend: the device-resident path
-    if (meta_segment_device(learner, phi, opt, theta, batches, steps, dphi, &r.meta_loss, &r.final_loss, &r.finite))
+    if (frozen.empty() &&
+        meta_segment_device(learner, phi, opt, theta, batches, steps, dphi, &r.meta_loss, &r.final_loss, &r.finite))
       return r;
   }
   const int64_t n = opt.num_params();
@@ -50,10 +53,12 @@ SegmentResult<T> meta_segment(LearnerT<T>& learner, const T* phi, OptimizeeT<T>&
     }
     if (!r.finite) break;
     learner.step(phi, g, u.data(), true);
+    zero_ranges(frozen, u.data());
     for (int64_t i = 0; i < n; ++i) theta[i] += u[i];
   }
   if (!r.finite) return r;
   suffix_sum_steps_cpu(steps, n, dl_du.data());
+  for (int64_t t = 0; t < steps && !frozen.empty(); ++t) zero_ranges(frozen, &dl_du[t * n]);
   learner.backward(phi, dl_du.data(), dphi);
   for (int64_t i = 0; i < learner.num_params(); ++i)
     if (!std::isfinite(static_cast<double>(dphi[i]))) r.finite = false;

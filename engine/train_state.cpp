@@ -33,6 +33,7 @@ void save_state(const std::string& path, const TrainState& s) {
                 {"skipped", std::to_string(s.skipped)},
                 {"consecutive_failures", std::to_string(s.consecutive_failures)},
                 {"metrics_lines", std::to_string(s.metrics_lines)},
+                {"validations", std::to_string(s.validations)},
                 {"best_score", fmt_double(s.best_score)},
                 {"best_epoch", std::to_string(s.best_epoch)}};
   save_safetensors(path, f);
@@ -71,6 +72,7 @@ TrainState load_state(const std::string& path, int64_t n) {
     s.skipped = std::stoll(meta("skipped"));
     s.consecutive_failures = std::stoll(meta("consecutive_failures"));
     s.metrics_lines = std::stoll(meta("metrics_lines"));
+    s.validations = std::stoll(meta("validations"));
     s.best_score = std::stod(meta("best_score"));
     s.best_epoch = std::stoll(meta("best_epoch"));
   } catch (const std::logic_error&) {

@@ -16,6 +16,7 @@ struct TrainState {
   std::vector<float> stage_best_phi;   // curriculum: the current stage's best weights
   int64_t epoch = 0, adam_step = 0, il_step = 0, il_epochs = 0, meta_steps = 0, skipped = 0,
           consecutive_failures = 0, metrics_lines = 0;
+  int64_t validations = 0;             // validations run so far (each draws its own instances)
   double best_score = INFINITY;
   int64_t best_epoch = -1;
   nlohmann::json curriculum;           // Curriculum::to_json(), or null

@@ -34,6 +34,7 @@ class FixedPhiRule : public UpdateRule {
   std::string name() const override { return "learner"; }
   void reset(int64_t n) override { l_.reset(n, 0); }
   void update(const float* g, float* u) override { l_.step(phi_.data(), g, u, false); }
+  bool learned() const override { return true; }
 
  private:
   LearnerT<float>& l_;
@@ -48,10 +49,18 @@ double global_norm(const std::vector<float>& g) {
 
 }  // namespace
 
-double validation_score(const RunSpec& spec, LearnerT<float>& learner, const std::vector<float>& phi,
-                        int64_t n_valid, Backend backend) {
+std::vector<uint64_t> validation_seeds(const RunSpec& spec, int64_t index) {
+  // Fixed instances keep the seeds of earlier engines; fresh ones mix in the validation index.
+  const uint64_t base = spec.fresh_validation ? mix_seed(spec.seed ^ kValidationSalt, ~static_cast<uint64_t>(index))
+                                              : spec.seed ^ kValidationSalt;
   std::vector<uint64_t> seeds;
-  for (int64_t r = 0; r < spec.rollouts; ++r) seeds.push_back(mix_seed(spec.seed ^ kValidationSalt, r));
+  for (int64_t r = 0; r < spec.rollouts; ++r) seeds.push_back(mix_seed(base, r));
+  return seeds;
+}
+
+double validation_score(const RunSpec& spec, LearnerT<float>& learner, const std::vector<float>& phi,
+                        int64_t n_valid, int64_t index, Backend backend) {
+  const std::vector<uint64_t> seeds = validation_seeds(spec, index);
   FixedPhiRule rule(learner, phi);
   EvalResult res = evaluate(rule, "learner", spec.problem_name, spec.problem, n_valid, seeds, backend);
   if (res.diverged > 0) return INFINITY;
@@ -225,7 +234,7 @@ TrainSummary train(const RunSpec& spec, const TrainerOptions& opt) {
     const int64_t period = cur ? spec.curriculum.period : spec.valid_period;
     if (st.epoch % period == 0 || st.epoch == spec.epochs) {
       const int64_t n_valid = cur ? cur->n_valid() : spec.n_valid;
-      const double score = validation_score(spec, *valid_learner, st.phi, n_valid, opt.backend);
+      const double score = validation_score(spec, *valid_learner, st.phi, n_valid, st.validations++, opt.backend);
       nlohmann::json v = {{"kind", "validation"}, {"epoch", st.epoch}, {"n_valid", n_valid},
                           {"rollouts", spec.rollouts}, {"score", score_json(score)}};
       bool improved;
@@ -246,7 +255,8 @@ TrainSummary train(const RunSpec& spec, const TrainerOptions& opt) {
         log_line(v);
         if (out.action == CurriculumAction::advance) {
           st.phi = st.stage_best_phi;  // restore the finished stage's best, then set the new stage's baseline
-          const double base = validation_score(spec, *valid_learner, st.phi, cur->n_valid(), opt.backend);
+          const double base =
+              validation_score(spec, *valid_learner, st.phi, cur->n_valid(), st.validations++, opt.backend);
           cur->set_baseline(base, st.epoch);
           log_line({{"kind", "stage"}, {"epoch", st.epoch}, {"stage", cur->stage()}, {"n_train", cur->n_train()},
                     {"n_valid", cur->n_valid()}, {"baseline", score_json(base)}, {"reason", out.reason}});

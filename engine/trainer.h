@@ -34,9 +34,14 @@ struct TrainSummary {
 // resume mismatch, Error when training cannot continue (too many consecutive failures).
 TrainSummary train(const RunSpec& spec, const TrainerOptions& options);
 
-// Validation score of phi: sum over `rollouts` fixed validation instances of the loss after
-// n_valid steps (a diverged rollout scores +inf).
+// The instance seeds of validation number `index` (0-based, counted over the run): fresh instances
+// per validation by default (as the authors' code draws them), the same ones every time with
+// validation.instances = "fixed". Derived from the run seed only, so a resumed run sees the same.
+std::vector<uint64_t> validation_seeds(const RunSpec& spec, int64_t index);
+
+// Validation score of phi: sum over the `rollouts` instances of validation `index` of the loss
+// after n_valid steps (a diverged rollout scores +inf).
 double validation_score(const RunSpec& spec, LearnerT<float>& learner, const std::vector<float>& phi,
-                        int64_t n_valid, Backend backend = Backend::cpu);
+                        int64_t n_valid, int64_t index, Backend backend = Backend::cpu);
 
 }  // namespace l2o

@@ -15,6 +15,7 @@ class LearnedRule : public UpdateRule {
   std::string name() const override { return label_; }
   void reset(int64_t n) override { learner_->reset(n, 0); }
   void update(const float* grad, float* u) override { learner_->step(phi_.data(), grad, u, false); }
+  bool learned() const override { return true; }
 
  private:
   std::unique_ptr<LearnerT<float>> learner_;

@@ -14,6 +14,8 @@ class UpdateRule {
   virtual void reset(int64_t n) = 0;
   // u = theta_{t+1} - theta_t for gradient g_t (both length n, as given to reset()).
   virtual void update(const float* grad, float* u) = 0;
+  // A learned optimizer (it leaves the optimizee's learner_frozen() coordinates alone).
+  virtual bool learned() const { return false; }
 };
 
 }  // namespace l2o

@@ -21,8 +21,14 @@ ConvNetArch conv_arch_by_name(const std::string& arch, bool relu_logits) {
 }
 
 template <typename T>
-ConvNet<T>::ConvNet(std::string name, const Dataset& data, ConvNetArch arch, int64_t batch_size, double init_std)
-    : name_(std::move(name)), data_(data), arch_(std::move(arch)), batch_size_(batch_size), init_std_(init_std) {
+ConvNet<T>::ConvNet(std::string name, const Dataset& data, ConvNetArch arch, int64_t batch_size, double init_std,
+                    bool learned_trains_bn)
+    : name_(std::move(name)),
+      data_(data),
+      arch_(std::move(arch)),
+      batch_size_(batch_size),
+      init_std_(init_std),
+      learned_trains_bn_(learned_trains_bn) {
   L2O_CHECK(batch_size > 0 && data.n > 0, "empty batch or dataset");
   if (arch_.blocks.empty()) throw InputError(name_ + ": a conv net needs at least one block");
   int64_t c = data.channels, h = data.height, w = data.width;
@@ -152,6 +158,14 @@ T ConvNet<T>::loss_and_grad(const T* theta, const Batch& batch, T* grad) {
                         grad + b.off_w, grad + b.off_b, col_.data(), dcol_.data());
   }
   return loss;
+}
+
+template <typename T>
+CoordRanges ConvNet<T>::learner_frozen() const {
+  CoordRanges r;
+  if (learned_trains_bn_) return r;
+  for (const auto& b : blocks_) r.push_back({b.off_gamma, b.off_beta + b.conv.c_out});  // gamma, beta adjacent
+  return r;
 }
 
 template class ConvNet<float>;

@@ -14,7 +14,8 @@
 // Note: the conv bias feeds straight into a training-mode BN, which subtracts it again, so its
 // gradient is zero (up to rounding); it is kept because the reference architecture has it.
 //
-// gamma/beta are optimizee coordinates here for every optimizer. In the authors' TF code they are
+// gamma/beta are optimizee coordinates, but learner_frozen() lists them unless learned_trains_bn,
+// so learned optimizers leave them at 1 and 0 as in the authors' code. There they are
 // tf.layers variables, created through variable_scope.get_variable rather than the mocked
 // tf.get_variable that meta.py uses to collect optimizee variables. So there the hand-designed
 // baselines (tf.train.AdamOptimizer.minimize over all trainable variables) train them, while the
@@ -50,12 +51,14 @@ template <typename T>
 class ConvNet : public OptimizeeT<T> {
  public:
   // Throws InputError if the blocks do not fit the dataset's images (every size must stay >= 1).
-  ConvNet(std::string name, const Dataset& data, ConvNetArch arch, int64_t batch_size, double init_std);
+  ConvNet(std::string name, const Dataset& data, ConvNetArch arch, int64_t batch_size, double init_std,
+          bool learned_trains_bn = false);
   std::string name() const override { return name_; }
   int64_t num_params() const override { return num_params_; }
   void init(uint64_t seed, T* theta) override;
   void sample_batch(Rng& rng, Batch& batch) const override;
   T loss_and_grad(const T* theta, const Batch& batch, T* grad) override;
+  CoordRanges learner_frozen() const override;
 
   // Read-only views for the CUDA twin (engine/cuda_convnet.cu): the dataset, the shapes and offsets.
   const Dataset& data() const { return data_; }
@@ -83,6 +86,7 @@ class ConvNet : public OptimizeeT<T> {
   ConvNetArch arch_;
   int64_t batch_size_, num_params_ = 0, features_ = 0, off_fc_w_ = 0, off_fc_b_ = 0;
   double init_std_;
+  bool learned_trains_bn_;
   std::vector<Block> blocks_;
   std::vector<T> x0_, col_, dcol_, da_, dp_;  // input batch, im2col workspaces, backward scratch
   Mat logits_, delta_;

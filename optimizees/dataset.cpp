@@ -80,15 +80,34 @@ std::string env_or(const char* var, const std::string& fallback) {
   return (v && *v) ? std::string(v) : fallback;
 }
 
-Dataset load_mnist_like(const std::string& name, const std::string& dir, const std::string& hint) {
-  const std::string img_base = dir + "/t10k-images-idx3-ubyte";
-  const std::string lbl_base = dir + "/t10k-labels-idx1-ubyte";
+// TensorFlow's read_data_sets keeps the first 5,000 training images as its validation split; the
+// authors meta-train and validate on the remaining 55,000 (docs/fidelity.md).
+constexpr int64_t kTfValidationImages = 5000;
+
+Dataset load_mnist_like(const std::string& name, const std::string& dir, const std::string& split,
+                        const std::string& hint) {
+  const std::string prefix = split == "test" ? "t10k" : "train";
+  const std::string img_base = dir + "/" + prefix + "-images-idx3-ubyte";
+  const std::string lbl_base = dir + "/" + prefix + "-labels-idx1-ubyte";
   const std::string img = plain_or_gz(img_base), lbl = plain_or_gz(lbl_base);
   if (img.empty() || lbl.empty()) {
     const std::string& missing = img.empty() ? img_base : lbl_base;
-    throw InputError(name + " not found: neither " + missing + " nor " + missing + ".gz exists; " + hint);
+    throw InputError(name + " (" + split + " split) not found: neither " + missing + " nor " + missing +
+                     ".gz exists; " + hint);
   }
-  return load_idx_pair(img, lbl, name);
+  Dataset ds = load_idx_pair(img, lbl, name);
+  if (split == "train") {
+    if (ds.n <= kTfValidationImages)
+      input_error(img, "has " + std::to_string(ds.n) + " images; the training split drops the first " +
+                           std::to_string(kTfValidationImages) + " (TensorFlow's validation images), so it needs more");
+    const int64_t d = ds.dim();
+    ds.images.erase(ds.images.begin(), ds.images.begin() + kTfValidationImages * d);
+    ds.labels.erase(ds.labels.begin(), ds.labels.begin() + kTfValidationImages);
+    ds.n -= kTfValidationImages;
+    ds.source += " (images " + std::to_string(kTfValidationImages) + ".." + std::to_string(ds.n + kTfValidationImages - 1) +
+                 ": TensorFlow's training split)";
+  }
+  return ds;
 }
 
 }  // namespace
@@ -180,7 +199,7 @@ Dataset load_cifar10_bin(const std::vector<std::string>& paths) {
   return ds;
 }
 
-const Dataset& load_dataset(const std::string& name, const std::string& data_dir) {
+const Dataset& load_dataset(const std::string& name, const std::string& data_dir, const std::string& split) {
   std::string dir;
   if (name == "mnist" || name == "cifar10") {
     dir = data_dir.empty() ? env_or("L2O_DATA_DIR", "./data") : data_dir;
@@ -189,28 +208,38 @@ const Dataset& load_dataset(const std::string& name, const std::string& data_dir
   } else {
     throw InputError("unknown dataset '" + name + "' (valid: mnist, fashion_mnist, cifar10)");
   }
+  if (split != "train" && split != "test")
+    throw InputError("unknown data split '" + split + "' (valid: train, test)");
 
   static std::mutex mu;
   static std::map<std::string, std::unique_ptr<Dataset>> cache;
   const std::lock_guard<std::mutex> lock(mu);  // held while loading: concurrent callers wait, load once
-  const std::string key = name + '\n' + dir;
+  const std::string key = name + '\n' + dir + '\n' + split;
   auto it = cache.find(key);
   if (it != cache.end()) return *it->second;
 
   Dataset ds;
   if (name == "mnist") {
-    ds = load_mnist_like(name, dir + "/mnist",
+    ds = load_mnist_like(name, dir + "/mnist", split,
                          "run tools/setup.sh to fetch MNIST, or set data_dir (or L2O_DATA_DIR) to a directory holding mnist/");
   } else if (name == "fashion_mnist") {
-    ds = load_mnist_like(name, dir, "install Debian's dataset-fashion-mnist, or set data_dir to a directory holding the files");
+    ds = load_mnist_like(name, dir, split,
+                         "install Debian's dataset-fashion-mnist, or set data_dir to a directory holding the files");
   } else {
-    // Accept both <dir>/cifar-10-batches-bin/test_batch.bin and data_dir pointing at the batches folder itself.
-    std::string path = dir + "/cifar-10-batches-bin/test_batch.bin";
-    if (!is_file(path) && is_file(dir + "/test_batch.bin")) path = dir + "/test_batch.bin";
-    if (!is_file(path))
-      throw InputError("cifar10 not found: " + path + " does not exist; set data_dir (or L2O_DATA_DIR) to a directory "
-                       "holding cifar-10-batches-bin/ from the CIFAR-10 binary version");
-    ds = load_cifar10_bin({path});
+    // Accept both <dir>/cifar-10-batches-bin/ and data_dir pointing at the batches folder itself.
+    std::string folder = dir + "/cifar-10-batches-bin";
+    if (!is_file(folder + "/test_batch.bin") && is_file(dir + "/test_batch.bin")) folder = dir;
+    std::vector<std::string> paths;
+    if (split == "test") {
+      paths = {folder + "/test_batch.bin"};
+    } else {
+      for (int b = 1; b <= 5; ++b) paths.push_back(folder + "/data_batch_" + std::to_string(b) + ".bin");
+    }
+    for (const auto& path : paths)
+      if (!is_file(path))
+        throw InputError("cifar10 (" + split + " split) not found: " + path + " does not exist; set data_dir (or "
+                         "L2O_DATA_DIR) to a directory holding cifar-10-batches-bin/ from the CIFAR-10 binary version");
+    ds = load_cifar10_bin(paths);
   }
   auto stored = std::make_unique<Dataset>(std::move(ds));
   const Dataset& ref = *stored;

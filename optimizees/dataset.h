@@ -35,12 +35,14 @@ Dataset load_idx_pair(const std::string& images_path, const std::string& labels_
 // CIFAR-10 binary batches: records of 1 label byte + 3072 image bytes (R, G, B planes, 32x32).
 Dataset load_cifar10_bin(const std::vector<std::string>& paths);
 
-// The evaluation set of a named dataset (REFERENCE.md section 6: optimizees train on the
-// 10,000-image test split). data_dir "" means the default location:
-//   mnist:         $L2O_DATA_DIR or ./data, file mnist/t10k-{images-idx3,labels-idx1}-ubyte[.gz]
+// A split of a named dataset (REFERENCE.md section 6). "train": the training file without its first
+// 5,000 images (TensorFlow's training split, on which the authors meta-train and validate; CIFAR-10:
+// data_batch_1..5); "test": the official test file (evaluation). data_dir "" means the default:
+//   mnist:         $L2O_DATA_DIR or ./data, files mnist/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]
 //   fashion_mnist: /usr/share/datasets/fashion-mnist (Debian's dataset-fashion-mnist)
-//   cifar10:       $L2O_DATA_DIR/cifar-10-batches-bin/test_batch.bin
-// Datasets are cached per (name, dir) for the life of the process.
-const Dataset& load_dataset(const std::string& name, const std::string& data_dir = "");
+//   cifar10:       $L2O_DATA_DIR/cifar-10-batches-bin/{data_batch_N,test_batch}.bin
+// Datasets are cached per (name, dir, split) for the life of the process.
+const Dataset& load_dataset(const std::string& name, const std::string& data_dir = "",
+                            const std::string& split = "test");
 
 }  // namespace l2o

@@ -5,11 +5,27 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/rng.h"
 
 namespace l2o {
+
+// Sorted, disjoint [begin, end) coordinate ranges.
+using CoordRanges = std::vector<std::pair<int64_t, int64_t>>;
+
+template <typename T>
+void zero_ranges(const CoordRanges& ranges, T* x) {
+  for (const auto& r : ranges)
+    for (int64_t i = r.first; i < r.second; ++i) x[i] = T(0);
+}
+
+inline int64_t ranges_size(const CoordRanges& ranges) {
+  int64_t n = 0;
+  for (const auto& r : ranges) n += r.second - r.first;
+  return n;
+}
 
 // One minibatch: example indices into the problem's dataset (empty for data-free problems).
 struct Batch {
@@ -36,6 +52,9 @@ class OptimizeeT {
   virtual void sample_batch(Rng& rng, Batch& batch) const = 0;
   // Mean loss on the batch, and its gradient w.r.t. theta (grad may be null: loss only).
   virtual T loss_and_grad(const T* theta, const Batch& batch, T* grad) = 0;
+  // Coordinates a learned optimizer leaves at their initial values (ConvNet's batch-norm gamma/beta
+  // by default, as in the authors' code: docs/fidelity.md). Hand-designed optimizers update all.
+  virtual CoordRanges learner_frozen() const { return {}; }
 };
 
 using Optimizee = OptimizeeT<float>;
@@ -48,11 +67,13 @@ struct ProblemConfig {
   std::string dataset = "mnist";            // mnist | fashion_mnist | cifar10 | mnist_as_cifar_standin (MNIST
                                             // zero-padded to 32x32, replicated to 3 channels)
   std::string data_dir;                     // "" = the dataset's default location
+  std::string split = "train";              // train (meta-training, validation) | test (evaluation)
   int64_t batch_size = 128;
   double init_std = 0.01;                   // N(0, init_std^2) for weights and biases
   // type "conv" (optimizees/convnet.h)
   std::string arch = "conv_mnist";          // conv_mnist | conv_cifar
   bool relu_logits = true;                  // ReLU on the logits, as the authors' code does
+  bool learned_trains_bn = false;           // learned optimizers update BN gamma/beta too (authors: no)
   // quadratic
   int64_t quad_count = 128, quad_dims = 10;
 };

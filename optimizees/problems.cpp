@@ -48,14 +48,15 @@ static Activation parse_activation(const std::string& s) {
 
 // Stand-in for CIFAR-10 where it is not available: MNIST digits zero-padded 28x28 -> 32x32 (2 pixels
 // each side) and replicated to 3 channels, so the Conv-CIFAR architecture runs unchanged. Built
-// once per data_dir and cached for the life of the process; its name says "standin".
-static const Dataset& mnist_as_cifar_standin(const std::string& data_dir) {
+// once per (data_dir, split) and cached for the life of the process; its name says "standin".
+static const Dataset& mnist_as_cifar_standin(const std::string& data_dir, const std::string& split) {
   static std::mutex mu;
   static std::map<std::string, std::unique_ptr<Dataset>> cache;
   const std::lock_guard<std::mutex> lock(mu);
-  auto it = cache.find(data_dir);
+  const std::string key = data_dir + '\n' + split;
+  auto it = cache.find(key);
   if (it != cache.end()) return *it->second;
-  const Dataset& src = load_dataset("mnist", data_dir);
+  const Dataset& src = load_dataset("mnist", data_dir, split);
   L2O_CHECK(src.channels == 1 && src.height <= 32 && src.width <= 32, "unexpected MNIST shape");
   auto d = std::make_unique<Dataset>();
   d->name = "mnist_as_cifar_standin";
@@ -76,7 +77,7 @@ static const Dataset& mnist_as_cifar_standin(const std::string& data_dir) {
     }
   }
   const Dataset& ref = *d;
-  cache.emplace(data_dir, std::move(d));
+  cache.emplace(key, std::move(d));
   return ref;
 }
 
@@ -84,7 +85,7 @@ template <typename T>
 std::unique_ptr<OptimizeeT<T>> make_optimizee(const ProblemConfig& cfg) {
   if (cfg.type == "quadratic") return std::make_unique<Quadratic<T>>(cfg.quad_count, cfg.quad_dims, cfg.init_std);
   if (cfg.type == "mlp") {
-    const Dataset& data = load_dataset(cfg.dataset, cfg.data_dir);
+    const Dataset& data = load_dataset(cfg.dataset, cfg.data_dir, cfg.split);
     std::string name = "mlp";
     for (int64_t h : cfg.hidden) name += "_" + std::to_string(h);
     name += "_" + cfg.activation;
@@ -93,11 +94,12 @@ std::unique_ptr<OptimizeeT<T>> make_optimizee(const ProblemConfig& cfg) {
   }
   if (cfg.type == "conv") {
     const bool standin = cfg.dataset == "mnist_as_cifar_standin";
-    const Dataset& data = standin ? mnist_as_cifar_standin(cfg.data_dir) : load_dataset(cfg.dataset, cfg.data_dir);
+    const Dataset& data = standin ? mnist_as_cifar_standin(cfg.data_dir, cfg.split)
+                                  : load_dataset(cfg.dataset, cfg.data_dir, cfg.split);
     std::string name = cfg.arch + (standin ? "_standin" : "");
     if (!cfg.relu_logits) name += "_linear_logits";
     return std::make_unique<ConvNet<T>>(name, data, conv_arch_by_name(cfg.arch, cfg.relu_logits), cfg.batch_size,
-                                        cfg.init_std);
+                                        cfg.init_std, cfg.learned_trains_bn);
   }
   throw InputError("unknown problem type \"" + cfg.type + "\" (expected quadratic, mlp or conv)");
 }

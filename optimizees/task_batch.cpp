@@ -45,6 +45,13 @@ float TaskBatch::loss_and_grad(const float* theta, const Batch& batch, float* gr
   return sum;
 }
 
+CoordRanges TaskBatch::learner_frozen() const {
+  CoordRanges all;
+  for (int k = 0; k < tasks(); ++k)
+    for (const auto& r : tasks_[k]->learner_frozen()) all.push_back({r.first + k * n_, r.second + k * n_});
+  return all;
+}
+
 std::unique_ptr<TaskBatch> make_task_batch(const ProblemConfig& cfg, int k, Backend backend) {
   L2O_CHECK(k >= 1, "tasks must be >= 1, got " << k);
   std::vector<std::unique_ptr<OptimizeeT<float>>> tasks;

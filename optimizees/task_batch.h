@@ -25,6 +25,7 @@ class TaskBatch : public OptimizeeT<float> {
   // One minibatch per task, drawn in task order from the caller's stream, concatenated.
   void sample_batch(Rng& rng, Batch& batch) const override;
   float loss_and_grad(const float* theta, const Batch& batch, float* grad) override;
+  CoordRanges learner_frozen() const override;  // each task's, at its offset
 
  protected:
   std::vector<std::unique_ptr<OptimizeeT<float>>> tasks_;

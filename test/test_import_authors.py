@@ -29,8 +29,8 @@ MAPPING = {"lstm_0/w": ("lstm_1", "w_gates"), "lstm_0/b": ("lstm_1", "b_gates"),
            "linear/w": ("linear", "w"), "linear/b": ("linear", "b")}
 SHAPES = {"lstm_0/w": [22, 80], "lstm_0/b": [80], "lstm_1/w": [40, 80], "lstm_1/b": [80],
           "linear/w": [20, 1], "linear/b": [1]}
-DEFAULT_CONFIG = ('{"forget_bias":1.0,"hidden":[20,20],"log_k":5,"output_scale":0.01,'
-                  '"preprocess":"log_and_sign","type":"l2o_dm"}')
+DEFAULT_CONFIG = ('{"forget_bias":1.0,"hidden":[20,20],"log_k":5,"output_bias_init":"zero",'
+                  '"output_scale":0.01,"preprocess":"log_and_sign","type":"l2o_dm"}')
 
 
 def run_tool(*args):

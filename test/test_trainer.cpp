@@ -1,3 +1,4 @@
+#include <algorithm>
 // Meta-training: spec errors, the non-finite guard, learning on the quadratic, resume equivalence.
 #include <catch2/catch.hpp>
 #include <unistd.h>
@@ -103,17 +104,44 @@ TEST_CASE("a segment with a non-finite loss reports it and leaves dphi untouched
   for (float g : dphi) REQUIRE(g == 7.0f);
 }
 
+TEST_CASE("validation draws fresh instances each time by default, fixed ones on request", "[trainer]") {
+  RunSpec fresh = parse_run_spec(kQuadSpec, "test", {});
+  REQUIRE(fresh.fresh_validation);
+  REQUIRE(fresh.resolved["validation"]["instances"] == "fresh");
+  const auto a0 = validation_seeds(fresh, 0), a1 = validation_seeds(fresh, 1);
+  REQUIRE(a0.size() == static_cast<size_t>(fresh.rollouts));
+  REQUIRE(validation_seeds(fresh, 0) == a0);  // a function of the run seed and the index only
+  for (uint64_t s : a1) REQUIRE(std::find(a0.begin(), a0.end(), s) == a0.end());
+  RunSpec other_seed = parse_run_spec(kQuadSpec, "test", {"seed=7"});
+  REQUIRE(validation_seeds(other_seed, 0) != a0);
+
+  RunSpec fixed = parse_run_spec(kQuadSpec, "test", {"validation.instances=\"fixed\""});
+  REQUIRE_FALSE(fixed.fresh_validation);
+  REQUIRE(validation_seeds(fixed, 0) == validation_seeds(fixed, 5));
+  REQUIRE(validation_seeds(fixed, 0) != a0);
+  REQUIRE_THROWS_WITH(parse_run_spec(kQuadSpec, "test", {"validation.instances=\"random\""}),
+                      Catch::Contains("$.validation.instances"));
+
+  // The scores differ too: the same weights on other instances.
+  auto learner = make_learner<float>(SpecNode(fresh.learner, "$.learner"));
+  std::vector<float> phi(learner->num_params());
+  learner->init_params(0, phi.data());
+  REQUIRE(validation_score(fresh, *learner, phi, 20, 0) != validation_score(fresh, *learner, phi, 20, 1));
+  REQUIRE(validation_score(fixed, *learner, phi, 20, 0) == validation_score(fixed, *learner, phi, 20, 3));
+}
+
 TEST_CASE("meta-training on the quadratic improves the validation score markedly", "[trainer]") {
   const std::string dir = temp_dir("learn");
   RunSpec spec = parse_run_spec(kQuadSpec, "test", {"training.epochs=60", "validation.period=60"});
   auto learner = make_learner<float>(SpecNode(spec.learner, "$.learner"));
   std::vector<float> phi0(learner->num_params());
   learner->init_params(spec.seed, phi0.data());
-  const double before = validation_score(spec, *learner, phi0, spec.n_valid);
+  // Index 0: the instances of the run's only validation (at epoch 60).
+  const double before = validation_score(spec, *learner, phi0, spec.n_valid, 0);
   TrainerOptions opt;
   opt.run_dir = dir;
   TrainSummary s = train(spec, opt);
-  const double after = validation_score(spec, *learner, s.phi, spec.n_valid);
+  const double after = validation_score(spec, *learner, s.phi, spec.n_valid, 0);
   INFO("validation score before " << before << ", after " << after);
   REQUIRE(std::isfinite(before));
   REQUIRE(s.meta_steps == 120);

@@ -19,5 +19,5 @@ cp /usr/lib/libCatch2WithMain.a "$D/lib/"  # Catch2's package file checks that i
 cp -r /usr/share/eigen3/cmake "$D/share/eigen3/"
 cp -r /usr/share/cmake/nlohmann_json "$D/share/cmake/"
 cp -r /usr/lib/cmake/Catch2 "$D/lib/cmake/"
-[ -f data/mnist/t10k-images-idx3-ubyte ] || tools/fetch_data.sh
+[ -f data/mnist/train-images-idx3-ubyte ] || tools/fetch_data.sh
 du -sh "$D" data

@@ -14,7 +14,7 @@ mkdir -p "$OUT"
 t0=$(date +%s)
 nvidia-smi >"$OUT/nvidia-smi.txt" 2>&1 || echo "no nvidia-smi" >"$OUT/nvidia-smi.txt"
 git rev-parse HEAD >"$OUT/commit.txt" 2>/dev/null || true
-[ -f data/mnist/t10k-images-idx3-ubyte ] || tools/fetch_data.sh >"$OUT/fetch_data.log" 2>&1
+[ -f data/mnist/train-images-idx3-ubyte ] || tools/fetch_data.sh >"$OUT/fetch_data.log" 2>&1
 
 # The GPU machine's image lacks the Debian build dependencies: tools/gpu_bundle.sh packs them
 # into .gpu_deps/ here, and the device call carries it (with data/).

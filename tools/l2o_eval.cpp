@@ -16,18 +16,24 @@ using namespace l2o;
 static const char* kUsage =
     "usage: l2o_eval --optimizer NAME|CKPT.safetensors[,...] --problem NAME[,...] --out DIR\n"
     "                [--lr X | --lr-grid X,Y,...] [--steps N] [--seeds K] [--seed0 S] [--data-dir D]\n"
-    "                [--backend cpu|cuda|auto]\n"
-    "  optimizers: sgd, momentum, nag, adam, adagrad, rmsprop, or a learner checkpoint\n"
+    "                [--backend cpu|cuda|auto] [--split test|train] [--learned-trains-bn]\n"
+    "  optimizers: sgd, momentum, nag, adam, adagrad, rmsprop (TensorFlow's forms, as the authors'),\n"
+    "              adam_torch, adagrad_torch, rmsprop_torch (PyTorch's), or a learner checkpoint\n"
     "  problems:   quadratic, mlp_orig, mlp_relu, mlp_deeper, mlp_fashion, conv_mnist, conv_cifar,\n"
     "              conv_cifar_standin (Conv-CIFAR on MNIST padded to 32x32x3: a stand-in, not CIFAR-10)\n"
     "  defaults:   --steps 10000 --seeds 10 --seed0 0 --backend cpu; --lr = the optimizer's default\n"
     "  --backend:  where optimizees and learned optimizers run; auto = CUDA where it can run the problem\n"
+    "  --split:    the data the optimizees train on: test (default, the official test images, as the\n"
+    "              authors evaluate) or train (the meta-training split)\n"
+    "  --learned-trains-bn: learned optimizers also update conv batch-norm gamma/beta (the authors'\n"
+    "              leave them at 1/0; hand-designed optimizers always train them)\n"
     "  --lr-grid:  per problem, each hand-designed optimizer runs every lr on K separate selection seeds\n"
     "              (seed0 + 1000000 + k) and the lr with the lowest mean final loss is then evaluated\n";
 
 static int run(int argc, char** argv) {
-  CliArgs args(argc, argv, {"optimizer", "problem", "out", "lr", "lr-grid", "steps", "seeds", "seed0", "data-dir", "backend"},
-               {"help"});
+  CliArgs args(argc, argv,
+               {"optimizer", "problem", "out", "lr", "lr-grid", "steps", "seeds", "seed0", "data-dir", "backend", "split"},
+               {"help", "learned-trains-bn"});
   if (args.has("help")) {
     std::cout << kUsage;
     return 0;
@@ -55,6 +61,8 @@ static int run(int argc, char** argv) {
 
   // Validate everything (names, data files, backend) before anything is written.
   const std::string requested = args.get("backend", "cpu");
+  const std::string split = args.get("split", "test");
+  if (split != "test" && split != "train") throw InputError("--split: \"" + split + "\" is not test or train");
   std::vector<ProblemConfig> configs;
   std::vector<Backend> backends;  // per problem
   std::vector<std::string> placement;
@@ -62,6 +70,8 @@ static int run(int argc, char** argv) {
   for (const auto& p : problems) {
     ProblemConfig c = problem_config_by_name(p);
     c.data_dir = args.get("data-dir", "");
+    c.split = split;
+    c.learned_trains_bn = args.has("learned-trains-bn");
     const ResolvedBackend rb = resolve_backend(requested, c);
     make_optimizee<float>(c, rb.kind);  // loads the dataset now: a missing file fails here
     placement.push_back("l2o_eval: " + p + " runs on " +
