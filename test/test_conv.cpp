@@ -8,6 +8,11 @@
 #include "fd_check.h"
 #include "test/alignment_check.h"
 #include "kernels/conv.h"
+#include "engine/evaluate.h"
+#include "engine/imitation.h"
+#include "engine/segment.h"
+#include "learners/hand_optimizers.h"
+#include "learners/l2o_dm.h"
 #include "optimizees/convnet.h"
 
 using namespace l2o;
@@ -316,4 +321,103 @@ TEST_CASE("ConvNet gradient bits do not depend on the buffers' alignment", "[con
   Batch batch;
   net.sample_batch(rng, batch);
   l2o_test::require_grad_bits_independent_of_alignment(net, theta, batch);
+}
+
+namespace {
+
+// Moves only the given coordinates (by +0.05 each step); learned() as asked.
+class RangesRule : public UpdateRule {
+ public:
+  RangesRule(CoordRanges r, bool learned) : r_(std::move(r)), learned_(learned) {}
+  std::string name() const override { return learned_ ? "learned" : "hand"; }
+  void reset(int64_t n) override { n_ = n; }
+  void update(const float*, float* u) override {
+    std::fill(u, u + n_, 0.0f);
+    for (const auto& x : r_) std::fill(u + x.first, u + x.second, 0.05f);
+  }
+  bool learned() const override { return learned_; }
+
+ private:
+  CoordRanges r_;
+  bool learned_;
+  int64_t n_ = 0;
+};
+
+}  // namespace
+
+TEST_CASE("ConvNet: learned optimizers leave BN gamma/beta alone unless learned_trains_bn", "[conv]") {
+  Dataset d = tiny_images(16, 1, 12, 10, 81);
+  const ConvNetArch arch{{{4, 3, 1}, {6, 3, 1}}, true};
+  ConvNet<float> frozen("f", d, arch, 8, 0.1), trains("t", d, arch, 8, 0.1, /*learned_trains_bn=*/true);
+  const CoordRanges r = frozen.learner_frozen();
+  REQUIRE(trains.learner_frozen().empty());
+  REQUIRE(r.size() == 2);
+  const ConvNetLayout lay = frozen.layout();
+  for (size_t b = 0; b < 2; ++b) {
+    REQUIRE(r[b].first == lay.blocks[b].off_gamma);
+    REQUIRE(r[b].second == lay.blocks[b].off_beta + lay.blocks[b].conv.c_out);
+  }
+  REQUIRE(ranges_size(r) == 2 * (4 + 6));
+
+  // Through evaluate() on conv_mnist: a rule that moves only gamma/beta changes nothing when it is
+  // learned (the curve equals doing nothing), and does when hand-designed or with learned_trains_bn.
+  ProblemConfig cfg = problem_config_by_name("conv_mnist");
+  cfg.data_dir = L2O_SOURCE_DIR "/data";
+  const CoordRanges bn = make_optimizee<float>(cfg)->learner_frozen();
+  REQUIRE(ranges_size(bn) == 2 * (16 + 32));
+  auto curve = [&](UpdateRule& rule, bool learned_trains_bn) {
+    ProblemConfig c = cfg;
+    c.learned_trains_bn = learned_trains_bn;
+    return evaluate(rule, rule.name(), "conv_mnist", c, 3, {5}).losses.at(0);
+  };
+  RangesRule nothing({}, true), learned(bn, true), hand(bn, false);
+  const auto still = curve(nothing, false);
+  REQUIRE(curve(learned, false) == still);
+  REQUIRE(curve(learned, true) != still);
+  REQUIRE(curve(hand, false) != still);
+}
+
+TEST_CASE("meta and imitation segments leave a ConvNet's frozen BN coordinates alone", "[conv]") {
+  Dataset d = tiny_images(16, 1, 12, 10, 82);
+  const ConvNetArch arch{{{4, 3, 1}, {6, 3, 1}}, true};
+  L2oDm<float> dm(L2oDmConfig{});
+  std::vector<float> phi(dm.num_params());
+  dm.init_params(4, phi.data());
+  for (bool trains : {false, true}) {
+    INFO("learned_trains_bn = " << trains);
+    ConvNet<float> net("n", d, arch, 8, 0.1, trains);
+    const int64_t n = net.num_params();
+    const CoordRanges bn = ConvNet<float>("x", d, arch, 8, 0.1).learner_frozen();
+    auto bn_moved = [&](const std::vector<float>& a, const std::vector<float>& b) {
+      int64_t moved = 0;
+      for (const auto& r : bn)
+        for (int64_t i = r.first; i < r.second; ++i) moved += a[i] != b[i];
+      return moved;
+    };
+    std::vector<float> theta(n), theta0, dl_du, u, dphi(dm.num_params()), delta, g;
+    net.init(1, theta.data());
+    theta0 = theta;
+    dm.reset(n, 5);
+    dm.zero_state();
+    Rng batches(1, kStreamBatch);
+    auto r = meta_segment<float>(dm, phi.data(), net, theta.data(), batches, 5, dl_du, u, dphi.data());
+    REQUIRE(r.finite);
+    REQUIRE(bn_moved(theta, theta0) == (trains ? ranges_size(bn) : 0));
+
+    // Imitation: the teacher (hand-designed) trains BN either way, but a frozen coordinate adds no loss.
+    HandOptimizerConfig tc;
+    tc.type = "adam";
+    tc.lr = 0.01;
+    auto teacher = make_hand_optimizer(tc);
+    teacher->reset(n);
+    net.init(1, theta.data());
+    dm.zero_state();
+    Rng batches2(2, kStreamBatch);
+    auto ri = imitation_segment<float>(dm, phi.data(), net, *teacher, theta.data(), batches2, 5, 1.0, dl_du, u,
+                                       delta, g, dphi.data());
+    REQUIRE(ri.finite);
+    REQUIRE(bn_moved(theta, theta0) == ranges_size(bn));
+    for (const auto& fr : bn)
+      for (int64_t i = fr.first; i < fr.second; ++i) REQUIRE((dl_du[4 * n + i] == 0.0f) == !trains);
+  }
 }

@@ -209,6 +209,39 @@ TEST_CASE("load_dataset: names, defaults, .gz fallback, cache", "[dataset]") {
   CHECK(a.n == 3);
   CHECK(a.name == "mnist");
   CHECK(&l2o::load_dataset("mnist", tmp.path.string()) == &a);  // cached
+  REQUIRE_THROWS_WITH(l2o::load_dataset("mnist", tmp.path.string(), "valid"), Contains("unknown data split 'valid'"));
+}
+
+TEST_CASE("load_dataset: the train split drops TensorFlow's 5,000 validation images", "[dataset]") {
+  TempDir tmp;
+  fs::create_directories(tmp.path / "mnist");
+  const int64_t n = 5003;
+  std::vector<uint8_t> pixels(n * 2), labels(n);
+  for (int64_t i = 0; i < n; ++i) {
+    pixels[2 * i] = static_cast<uint8_t>(i % 251);
+    pixels[2 * i + 1] = static_cast<uint8_t>(i / 251);
+    labels[i] = static_cast<uint8_t>(i % 10);
+  }
+  write_plain(tmp.file("mnist/train-images-idx3-ubyte"), idx({static_cast<uint32_t>(n), 1, 2}, pixels));
+  write_plain(tmp.file("mnist/train-labels-idx1-ubyte"), idx({static_cast<uint32_t>(n)}, labels));
+  // Only the train files: the test split is missing and says so, naming the split.
+  REQUIRE_THROWS_WITH(l2o::load_dataset("mnist", tmp.path.string(), "test"),
+                      Contains("test split") && Contains("t10k-images-idx3-ubyte"));
+  const l2o::Dataset& ds = l2o::load_dataset("mnist", tmp.path.string(), "train");
+  REQUIRE(ds.n == 3);  // images 5000, 5001, 5002
+  REQUIRE(ds.labels == std::vector<int32_t>{0, 1, 2});
+  CHECK(ds.images[0] == Approx((5000 % 251) / 255.0f));
+  CHECK(ds.images[1] == Approx((5000 / 251) / 255.0f));
+  CHECK(ds.images[5] == Approx((5002 / 251) / 255.0f));
+  CHECK_THAT(ds.source, Contains("TensorFlow's training split"));
+
+  // A training file too small to split is an error naming it.
+  TempDir small;
+  fs::create_directories(small.path / "mnist");
+  write_plain(small.file("mnist/train-images-idx3-ubyte"), idx({3, 1, 2}, iota_bytes(6)));
+  write_plain(small.file("mnist/train-labels-idx1-ubyte"), idx({3}, kLabels));
+  REQUIRE_THROWS_WITH(l2o::load_dataset("mnist", small.path.string(), "train"),
+                      Contains("train-images-idx3-ubyte") && Contains("has 3 images"));
 }
 
 TEST_CASE("real Fashion-MNIST test split", "[dataset][real]") {
@@ -226,6 +259,17 @@ TEST_CASE("real Fashion-MNIST test split", "[dataset][real]") {
   CHECK(mean(ds.images) == Approx(0.286).margin(0.02));
 }
 
+TEST_CASE("real MNIST training split from data/ (tools/fetch_data.sh)", "[dataset][real]") {
+  const std::string dir = L2O_SOURCE_DIR "/data";
+  const l2o::Dataset& ds = l2o::load_dataset("mnist", dir, "train");
+  CHECK(ds.n == 55000);
+  CHECK(ds.images.size() == 55000u * 784u);
+  CHECK(std::set<int32_t>(ds.labels.begin(), ds.labels.end()).size() == 10);
+  CHECK(mean(ds.images) == Approx(0.1307).margin(0.003));
+  const l2o::Dataset& fashion = l2o::load_dataset("fashion_mnist", "", "train");
+  CHECK(fashion.n == 55000);
+}
+
 TEST_CASE("real MNIST test split from data/ (tools/fetch_data.sh)", "[dataset][real]") {
   const std::string dir = L2O_SOURCE_DIR "/data";
   INFO(dir << "/mnist missing (run tools/setup.sh)");
@@ -235,7 +279,7 @@ TEST_CASE("real MNIST test split from data/ (tools/fetch_data.sh)", "[dataset][r
   CHECK(ds.height == 28);
   CHECK(ds.width == 28);
   CHECK(std::set<int32_t>(ds.labels.begin(), ds.labels.end()).size() == 10);
-  CHECK(mean(ds.images) == Approx(0.131).margin(0.01));
-  // The converter shuffles: the first 100 labels must not all be one digit.
-  CHECK(std::set<int32_t>(ds.labels.begin(), ds.labels.begin() + 100).size() > 5);
+  CHECK(mean(ds.images) == Approx(0.1325).margin(0.003));
+  // The official file's first labels: 7, 2, 1, 0, 4.
+  CHECK(std::vector<int32_t>(ds.labels.begin(), ds.labels.begin() + 5) == std::vector<int32_t>{7, 2, 1, 0, 4});
 }
