@@ -16,11 +16,11 @@
 #include <iostream>
 
 #include "engine/backend.h"
-#include "engine/device.h"
+#include "kernels/device.h"
 #include "engine/numerics.h"
 #include "engine/segment.h"
 #include "kernels/optim.h"
-#include "learners/learner_factory.h"
+#include "engine/learner_io.h"
 #include "optimizees/task_batch.h"
 #include "tools/cli_args.h"
 

@@ -15,7 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "engine/rng.h"
+#include "kernels/rng.h"
 #include "kernels/op_cost.h"
 #include "kernels/optim.h"
 

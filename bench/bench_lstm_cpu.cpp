@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "engine/numerics.h"
-#include "engine/rng.h"
+#include "kernels/rng.h"
 #include "learners/l2o_dm.h"
 
 using namespace l2o;

@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "engine/numerics.h"
-#include "engine/rng.h"
+#include "kernels/rng.h"
 #include "engine/safetensors.h"
 #include "engine/segment.h"
 #include "kernels/optim.h"

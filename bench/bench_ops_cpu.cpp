@@ -33,7 +33,7 @@
 
 #include "bench/bench_harness.h"
 #include "engine/numerics.h"
-#include "engine/rng.h"
+#include "kernels/rng.h"
 #include "engine/segment.h"
 #include "kernels/activation_math.h"
 #include "kernels/lstm.h"

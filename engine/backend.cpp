@@ -1,25 +1,10 @@
 #include "engine/backend.h"
 
-#include "engine/device.h"
 #include "kernels/common.h"
-#include "kernels/l2o_dm_fused_math.h"
+#include "kernels/device.h"
+#include "optimizees/cuda_optimizees.h"
 
 namespace l2o {
-
-bool cuda_supports_problem(const ProblemConfig& problem, std::string* why) {
-  if (problem.type == "mlp" || problem.type == "conv") return true;
-  if (why) *why = "problem type \"" + problem.type + "\" has no CUDA implementation yet (MLPs and conv nets do)";
-  return false;
-}
-
-bool cuda_supports_learner(const L2oDmConfig& cfg, std::string* why) {
-  const bool ok = cfg.hidden.size() == 2 && cfg.hidden[0] >= 1 && cfg.hidden[0] <= kFusedMaxHidden &&
-                  cfg.hidden[1] >= 1 && cfg.hidden[1] <= kFusedMaxHidden;
-  if (!ok && why)
-    *why = "the fused CUDA kernels run L2O-DM with 2 LSTM layers of at most " + std::to_string(kFusedMaxHidden) +
-           " units";
-  return ok;
-}
 
 ResolvedBackend resolve_backend(const std::string& requested, const ProblemConfig& problem) {
   ResolvedBackend r;

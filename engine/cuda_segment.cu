@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "engine/backend.h"
-#include "engine/device_resident.h"
+#include "kernels/device_resident.h"
 #include "kernels/cuda_context.cuh"
 #include "kernels/segment_ops.h"
 

@@ -2,7 +2,7 @@
 
 #include "engine/spec_reader.h"
 #include "kernels/common.h"
-#include "learners/learner_factory.h"
+#include "engine/learner_io.h"
 
 namespace l2o {
 

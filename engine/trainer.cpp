@@ -17,7 +17,7 @@
 #include "engine/train_state.h"
 #include "kernels/optim.h"
 #include "learners/hand_optimizers.h"
-#include "learners/learner_factory.h"
+#include "engine/learner_io.h"
 
 namespace l2o {
 

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "engine/rng.h"
+#include "kernels/rng.h"
 #include "kernels/common.h"
 #include "kernels/lstm.h"
 

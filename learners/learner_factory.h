@@ -1,33 +1,17 @@
-// Learners from their JSON config (the spec's "learner" object, also stored in checkpoints), and
-// learner checkpoints as safetensors: one tensor per parameter block, config in the metadata.
+// Learners from their config, on either backend. Reading a config from a spec and learner
+// checkpoints are the engine's (engine/learner_io.h).
 #pragma once
 #include <memory>
-#include <nlohmann/json.hpp>
-#include <string>
-#include <vector>
 
-#include "engine/backend.h"
-#include "engine/spec_reader.h"
+#include "kernels/backend.h"
+#include "learners/l2o_dm.h"
 #include "learners/learner.h"
 
 namespace l2o {
 
-// Reads (strictly) and completes the learner config at `node`; the json is updated with defaults.
-// Backend::cuda (float only) builds the CUDA backend's learner of the same config.
+// Backend::cuda (float only) builds the CUDA twin (learners/l2o_dm_cuda.h); throws InputError
+// where it cannot run.
 template <typename T>
-std::unique_ptr<LearnerT<T>> make_learner(SpecNode node, Backend backend = Backend::cpu);
-
-struct LoadedLearner {
-  std::unique_ptr<LearnerT<float>> learner;
-  std::vector<float> phi;
-  nlohmann::json config;  // the learner config from the file's metadata
-  nlohmann::json metadata;  // all metadata values (strings)
-};
-
-// Metadata keys: "format" = "l2o-engine learner", "learner" = config JSON, plus `extra`.
-void save_learner(const std::string& path, const LearnerT<float>& learner, const std::vector<float>& phi,
-                  const nlohmann::json& config, const std::map<std::string, std::string>& extra);
-// Throws InputError naming the file: not a learner checkpoint, missing or mis-shaped tensors, NaN/Inf.
-LoadedLearner load_learner(const std::string& path, Backend backend = Backend::cpu);
+std::unique_ptr<LearnerT<T>> make_learner(const L2oDmConfig& cfg, Backend backend = Backend::cpu);
 
 }  // namespace l2o

@@ -60,7 +60,7 @@ class ConvNet : public OptimizeeT<T> {
   T loss_and_grad(const T* theta, const Batch& batch, T* grad) override;
   CoordRanges learner_frozen() const override;
 
-  // Read-only views for the CUDA twin (engine/cuda_convnet.cu): the dataset, the shapes and offsets.
+  // Read-only views for the CUDA twin (optimizees/convnet_cuda.cu): the dataset, the shapes and offsets.
   const Dataset& data() const { return data_; }
   const ConvNetArch& arch() const { return arch_; }
   ConvNetLayout layout() const {

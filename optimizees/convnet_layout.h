@@ -1,5 +1,5 @@
 // A ConvNet's shapes and where its parameters live in theta (optimizees/convnet.h), in a header
-// without Eigen, so the CUDA twin (engine/cuda_convnet.cu, compiled by nvcc) can take them.
+// without Eigen, so the CUDA twin (optimizees/convnet_cuda.cu, compiled by nvcc) can take them.
 #pragma once
 #include <cstdint>
 #include <vector>

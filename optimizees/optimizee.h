@@ -8,7 +8,8 @@
 #include <utility>
 #include <vector>
 
-#include "engine/rng.h"
+#include "kernels/backend.h"
+#include "kernels/rng.h"
 
 namespace l2o {
 
@@ -81,8 +82,6 @@ struct ProblemConfig {
 // The named problems of the paper and DM's code; throws InputError for an unknown name.
 ProblemConfig problem_config_by_name(const std::string& name);
 const std::vector<std::string>& problem_names();
-
-enum class Backend;  // engine/backend.h
 
 // The optimizee for cfg on the CPU (the default), or on the CUDA backend (float only; problems it
 // implements: see cuda_supports_problem).

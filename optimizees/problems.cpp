@@ -5,9 +5,9 @@
 #include <mutex>
 #include <type_traits>
 
-#include "engine/backend.h"
 #include "kernels/common.h"
 #include "optimizees/convnet.h"
+#include "optimizees/cuda_optimizees.h"
 #include "optimizees/mlp.h"
 #include "optimizees/quadratic.h"
 
@@ -79,6 +79,12 @@ static const Dataset& mnist_as_cifar_standin(const std::string& data_dir, const 
   const Dataset& ref = *d;
   cache.emplace(key, std::move(d));
   return ref;
+}
+
+bool cuda_supports_problem(const ProblemConfig& problem, std::string* why) {
+  if (problem.type == "mlp" || problem.type == "conv") return true;
+  if (why) *why = "problem type \"" + problem.type + "\" has no CUDA implementation yet (MLPs and conv nets do)";
+  return false;
 }
 
 template <typename T>

@@ -1,6 +1,6 @@
 #include "optimizees/task_batch.h"
 
-#include "engine/backend.h"
+#include "optimizees/cuda_optimizees.h"
 #include "kernels/common.h"
 
 namespace l2o {

@@ -35,8 +35,6 @@ class TaskBatch : public OptimizeeT<float> {
   bool parallel_ = false;
 };
 
-enum class Backend;  // engine/backend.h
-
 // K tasks of cfg on the backend (on CUDA the batch also runs inside the device-resident segment).
 std::unique_ptr<TaskBatch> make_task_batch(const ProblemConfig& cfg, int k, Backend backend);
 

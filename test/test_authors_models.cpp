@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "engine/safetensors.h"
-#include "learners/learner_factory.h"
+#include "engine/learner_io.h"
 
 using namespace l2o;
 

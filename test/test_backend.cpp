@@ -4,7 +4,9 @@
 #include <catch2/catch.hpp>
 
 #include "engine/backend.h"
-#include "engine/device.h"
+#include "learners/l2o_dm_cuda.h"
+#include "optimizees/cuda_optimizees.h"
+#include "kernels/device.h"
 #include "kernels/common.h"
 
 using namespace l2o;

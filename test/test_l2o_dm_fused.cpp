@@ -3,7 +3,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 
-#include "engine/rng.h"
+#include "kernels/rng.h"
 #include "kernels/l2o_dm_fused.h"
 #include "learners/l2o_dm.h"
 #include "test/fd_check.h"

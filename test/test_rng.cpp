@@ -1,7 +1,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 
-#include "engine/rng.h"
+#include "kernels/rng.h"
 
 using namespace l2o;
 

@@ -10,7 +10,7 @@
 #include "engine/segment.h"
 #include "engine/trainer.h"
 #include "learners/l2o_dm.h"
-#include "learners/learner_factory.h"
+#include "engine/learner_io.h"
 #include "optimizees/quadratic.h"
 
 using namespace l2o;

@@ -8,7 +8,7 @@
 #include "engine/atomic_file.h"
 #include "engine/evaluate.h"
 #include "engine/numerics.h"
-#include "learners/rule_factory.h"
+#include "engine/rule_factory.h"
 #include "tools/cli_args.h"
 
 using namespace l2o;

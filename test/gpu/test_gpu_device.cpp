@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "engine/device.h"
+#include "kernels/device.h"
 
 TEST_CASE("saxpy on the device matches the host", "[gpu]") {
   const int n = 1000003;  // odd size: exercises the bounds guard of the last block

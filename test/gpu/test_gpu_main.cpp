@@ -3,7 +3,7 @@
 #include <catch2/catch.hpp>
 #include <cstdio>
 
-#include "engine/device.h"
+#include "kernels/device.h"
 
 int main(int argc, char** argv) {
   const l2o::DeviceInfo d = l2o::query_cuda_device();

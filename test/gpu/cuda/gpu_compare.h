@@ -6,7 +6,7 @@
 #include <cstring>
 #include <vector>
 
-#include "engine/rng.h"
+#include "kernels/rng.h"
 #include "kernels/cuda_context.cuh"
 #include "optimizees/optimizee.h"
 

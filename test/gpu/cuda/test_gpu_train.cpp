@@ -5,7 +5,7 @@
 #include "engine/backend.h"
 #include "engine/segment.h"
 #include "kernels/optim.h"
-#include "learners/learner_factory.h"
+#include "engine/learner_io.h"
 #include "optimizees/task_batch.h"
 #include "test/gpu/cuda/gpu_compare.h"
 

@@ -1,5 +1,5 @@
 // The device query of a build without the CUDA backend.
-#include "engine/device.h"
+#include "kernels/device.h"
 #include "kernels/common.h"
 
 #ifndef L2O_HAVE_CUDA

@@ -5,8 +5,8 @@
 // Initialisation and batch sampling are the CPU twin's, so both backends see the same instances.
 #include <algorithm>
 
-#include "engine/backend.h"
-#include "engine/cuda_twin_optimizee.cuh"
+#include "optimizees/cuda_optimizees.h"
+#include "optimizees/cuda_twin_optimizee.cuh"
 #include "kernels/conv.h"
 #include "kernels/cuda_context.cuh"
 #include "kernels/mlp_ops.h"

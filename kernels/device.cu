@@ -1,7 +1,7 @@
 // Device query and a minimal kernel: the CUDA half of the build, proven to compile everywhere.
 #include <cstdlib>
 
-#include "engine/device.h"
+#include "kernels/device.h"
 #include "kernels/cuda_check.cuh"
 
 namespace l2o {

@@ -7,7 +7,7 @@
 #include <memory>
 #include <vector>
 
-#include "engine/device_resident.h"
+#include "kernels/device_resident.h"
 #include "kernels/cuda_context.cuh"
 #include "kernels/mlp_ops.h"
 #include "optimizees/dataset.h"

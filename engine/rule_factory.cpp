@@ -1,9 +1,9 @@
-#include "learners/rule_factory.h"
+#include "engine/rule_factory.h"
 
 #include "kernels/common.h"
 #include "learners/hand_optimizers.h"
 #include "learners/learned_rule.h"
-#include "learners/learner_factory.h"
+#include "engine/learner_io.h"
 
 namespace l2o {
 

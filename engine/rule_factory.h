@@ -4,7 +4,7 @@
 #include <memory>
 #include <string>
 
-#include "engine/backend.h"
+#include "kernels/backend.h"
 #include "learners/update_rule.h"
 
 namespace l2o {

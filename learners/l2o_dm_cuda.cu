@@ -2,8 +2,8 @@
 // state, the saved segment and the workspace resident on the device (allocated once in reset()).
 // The interface exchanges host arrays: g and u cross PCIe each step (n floats each way), phi is
 // re-sent each call (it changes every meta-step), dl_du once per backward.
-#include "engine/backend.h"
-#include "engine/device_resident.h"
+#include "learners/l2o_dm_cuda.h"
+#include "kernels/device_resident.h"
 #include "kernels/cuda_context.cuh"
 #include "kernels/l2o_dm_fused.h"
 

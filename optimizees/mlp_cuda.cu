@@ -2,8 +2,8 @@
 // there from its indices; forward and backward are cuBLAS GEMMs with the fused bias+activation,
 // activation-backward and softmax-cross-entropy kernels between them; the loss is a CUB sum.
 // Initialisation and batch sampling are the CPU twin's, so both backends see the same instances.
-#include "engine/backend.h"
-#include "engine/cuda_twin_optimizee.cuh"
+#include "optimizees/cuda_optimizees.h"
+#include "optimizees/cuda_twin_optimizee.cuh"
 #include "kernels/cuda_context.cuh"
 #include "kernels/mlp_ops.h"
 

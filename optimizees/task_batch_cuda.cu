@@ -1,8 +1,8 @@
 // A task batch on the CUDA backend: the tasks run one after another on the one stream (host
 // threads would race on it), and inside the device-resident segment each task's loss and
 // gradient are computed on the device, the K task losses summed there.
-#include "engine/backend.h"
-#include "engine/device_resident.h"
+#include "optimizees/cuda_optimizees.h"
+#include "kernels/device_resident.h"
 #include "kernels/cuda_context.cuh"
 #include "kernels/mlp_ops.h"
 #include "optimizees/task_batch.h"
