@@ -16,11 +16,10 @@
 #include <iostream>
 
 #include "engine/backend.h"
-#include "kernels/device.h"
-#include "engine/numerics.h"
-#include "engine/segment.h"
-#include "kernels/optim.h"
 #include "engine/learner_io.h"
+#include "engine/meta_step.h"
+#include "engine/numerics.h"
+#include "kernels/device.h"
 #include "optimizees/task_batch.h"
 #include "tools/cli_args.h"
 
@@ -35,7 +34,8 @@ struct Runner {
   std::string device;
   std::unique_ptr<LearnerT<float>> learner, eval_learner;
   std::unique_ptr<TaskBatch> opt;
-  std::vector<float> phi, theta, m, v, dphi, dl_du, u, g;
+  std::unique_ptr<MetaStep> meta_step;  // the trainer's meta-iteration (engine/meta_step.h)
+  std::vector<float> phi, m, v, theta_eval, u, g;
   int64_t adam_t = 0, segments = 0;
   std::vector<double> meta_ms, eval_ms;
   double first_meta_loss = NAN;
@@ -95,13 +95,11 @@ static int run(int argc, char** argv) {
     const int64_t n = r.opt->num_params(), p = r.learner->num_params();
     r.phi.resize(p);
     r.learner->init_params(0, r.phi.data());
-    r.theta.resize(n);
     r.m.assign(p, 0.0f);
     r.v.assign(p, 0.0f);
-    r.dphi.resize(p);
     r.g.resize(n);
     r.u.resize(n);
-    r.learner->reset(n, 20);
+    r.meta_step = std::make_unique<MetaStep>(*r.learner, *r.opt, 20);
     r.eval_learner->reset(n, 0);
     runners.push_back(std::move(r));
     }
@@ -109,18 +107,13 @@ static int run(int argc, char** argv) {
   if (runners.empty()) throw InputError("no backend could run");
 
   auto meta_iteration = [&](Runner& r) {
-    if (r.segments % 5 == 0) {  // a 100-step epoch: fresh optimizee and state, as the trainer does
-      r.opt->init(static_cast<uint64_t>(r.segments), r.theta.data());
-      r.learner->zero_state();
-    }
-    Rng batches(static_cast<uint64_t>(r.segments), kStreamBatch);
-    auto res = meta_segment<float>(*r.learner, r.phi.data(), *r.opt, r.theta.data(), batches, 20, r.dl_du, r.u,
-                                   r.dphi.data());
+    // A 100-step epoch (fresh optimizee, batch stream and state) every 5 segments, as the trainer does.
+    if (r.segments % 5 == 0) r.meta_step->begin_epoch(static_cast<uint64_t>(r.segments));
+    MetaOptimizer meta(MetaOptimizerSpec{}, 0.0, r.m, r.v, r.adam_t);
+    const MetaStepResult res = r.meta_step->step(r.phi, meta);
     if (!res.finite) throw Error("non-finite meta-iteration while benchmarking");
-    adam_apply_cpu(static_cast<int64_t>(r.phi.size()), r.phi.data(), r.dphi.data(), r.m.data(), r.v.data(), 1e-3f,
-                   0.9f, 0.999f, 1e-8f, ++r.adam_t);
     ++r.segments;
-    return res.meta_loss;
+    return res.loss;
   };
   for (auto& r : runners) r.first_meta_loss = meta_iteration(r);  // also the warm-up
   auto base_of = [&](const Runner& r) -> const Runner& {  // the first backend's runner at the same K
@@ -145,12 +138,13 @@ static int run(int argc, char** argv) {
       Rng batches(static_cast<uint64_t>(1000 + done), kStreamBatch);
       Batch batch;
       r.eval_learner->zero_state();
+      r.theta_eval = r.meta_step->theta();  // evaluation continues from where training is
       t0 = Clock::now();
       for (int64_t s = 0; s < eval_steps; ++s) {
         r.opt->sample_batch(batches, batch);
-        r.opt->loss_and_grad(r.theta.data(), batch, r.g.data());
+        r.opt->loss_and_grad(r.theta_eval.data(), batch, r.g.data());
         r.eval_learner->step(r.phi.data(), r.g.data(), r.u.data(), false);
-        for (size_t i = 0; i < r.theta.size(); ++i) r.theta[i] += r.u[i];
+        for (size_t i = 0; i < r.theta_eval.size(); ++i) r.theta_eval[i] += r.u[i];
       }
       r.eval_ms.push_back(ms_since(t0) / static_cast<double>(eval_steps));
     }

@@ -23,11 +23,11 @@
 #include <string>
 #include <vector>
 
+#include "engine/meta_step.h"
 #include "engine/numerics.h"
-#include "kernels/rng.h"
 #include "engine/safetensors.h"
 #include "engine/segment.h"
-#include "kernels/optim.h"
+#include "kernels/rng.h"
 #include "learners/l2o_dm.h"
 #include "optimizees/dataset.h"
 #include "optimizees/mlp.h"
@@ -174,33 +174,21 @@ int main(int argc, char** argv) {
       return 0;
     }
 
-    // --time N: the trainer's meta-iteration (engine/trainer.cpp: meta_segment, then the Adam step).
-    dm.reset(n, kSteps);
+    // --time N: the trainer's meta-iteration (engine/meta_step.h: a segment, then the Adam step).
     std::vector<float> m(p, 0.0f), v(p, 0.0f);
     int64_t adam_t = 0, segment = 0;
+    MetaStep meta_step(dm, mlp, kSteps);
+    MetaOptimizer meta(MetaOptimizerSpec{}, 0.0, m, v, adam_t);
     std::vector<double> ms;
     double last_loss = 0;
-    Rng batches;
     for (int it = 0; it < time_iters + 1; ++it) {  // iteration 0 is the warm-up
-      if (segment % 5 == 0) {                      // a new 100-step epoch
-        const uint64_t es = mix_seed(seed, static_cast<uint64_t>(segment / 5));
-        mlp.init(es, theta.data());
-        dm.zero_state();
-        batches = Rng(es, kStreamBatch);
-      }
+      if (segment % 5 == 0) meta_step.begin_epoch(mix_seed(seed, static_cast<uint64_t>(segment / 5)));
       const auto t0 = Clock::now();
-      const auto r = meta_segment<float>(dm, phi.data(), mlp, theta.data(), batches, kSteps, dl_du, u, dphi.data());
-      if (r.finite) {
-        double norm = 0;  // the trainer's global norm (for logging/clipping)
-        for (float x : dphi) norm += double(x) * x;
-        (void)norm;
-        adam_apply_cpu(p, phi.data(), dphi.data(), m.data(), v.data(), 1e-3f, 0.9f, 0.999f, 1e-8f, ++adam_t);
-      } else {
-        segment = (segment / 5 + 1) * 5 - 1;  // the trainer starts a fresh epoch
-      }
+      const MetaStepResult r = meta_step.step(phi, meta);
+      if (!r.finite) segment = (segment / 5 + 1) * 5 - 1;  // the trainer starts a fresh epoch
       const auto t1 = Clock::now();
       ++segment;
-      last_loss = r.meta_loss;
+      last_loss = r.loss;
       if (it > 0) ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
     }
     int threads = 1;

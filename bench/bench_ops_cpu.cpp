@@ -32,17 +32,18 @@
 #include <Eigen/Dense>
 
 #include "bench/bench_harness.h"
+#include "engine/backend.h"
+#include "engine/meta_step.h"
 #include "engine/numerics.h"
-#include "kernels/rng.h"
 #include "engine/segment.h"
 #include "kernels/activation_math.h"
 #include "kernels/lstm.h"
 #include "kernels/op_cost.h"
 #include "kernels/optim.h"
+#include "kernels/rng.h"
 #include "learners/l2o_dm.h"
 #include "optimizees/optimizee.h"
 #include "optimizees/task_batch.h"
-#include "engine/backend.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -629,8 +630,8 @@ const Check& tasks_check(const ProblemConfig& cfg, int K) {
   return done.back().second;
 }
 
-// The trainer's meta-iteration (as bench_meta_dump_cpu --time): meta_segment + global norm + Adam
-// on phi; a new 100-step epoch (fresh theta, zeroed state) every 5 segments.
+// The trainer's meta-iteration (engine/meta_step.h, as bench_meta_dump_cpu --time): a segment and
+// the meta-update of phi; a new 100-step epoch (fresh theta, zeroed state) every 5 segments.
 void bench_meta_iteration(State& st, int K, double budget) {
   const ProblemConfig cfg = mlp_orig_config(st.args);
   Result r;
@@ -643,11 +644,11 @@ void bench_meta_iteration(State& st, int K, double budget) {
   r.shape = "MLP-orig x " + std::to_string(K) + ", " + std::to_string(N) + " coords, 20 steps";
   L2oDm<float> dm(L2oDmConfig{});
   const int64_t p = dm.num_params();
-  std::vector<float> phi(p), dphi(p), m(p, 0.0f), v(p, 0.0f), theta(N), dl_du, u;
+  std::vector<float> phi(p), m(p, 0.0f), v(p, 0.0f);
   dm.init_params(0, phi.data());
-  dm.reset(N, kSteps);
+  MetaStep meta_step(dm, tb, kSteps);
   int64_t segment = 0, adam_t = 0, diverged = 0;
-  Rng batches;
+  MetaOptimizer meta(MetaOptimizerSpec{}, 0.0, m, v, adam_t);
   double last = 0;
   r.cost = l2o_dm_step_cost(N, kHidden, true).scaled(kSteps);
   r.cost += l2o_dm_backward_cost(N, kSteps, kHidden, true, kBlock);
@@ -657,24 +658,14 @@ void bench_meta_iteration(State& st, int K, double budget) {
   r.extra["K"] = K;
   r.extra["coords"] = N;
   timed(st, std::move(r), budget, [&] {
-    if (segment % 5 == 0) {
-      const uint64_t es = mix_seed(0, uint64_t(segment / 5));
-      tb.init(es, theta.data());
-      dm.zero_state();
-      batches = Rng(es, kStreamBatch);
-    }
-    const auto s = meta_segment<float>(dm, phi.data(), tb, theta.data(), batches, kSteps, dl_du, u, dphi.data());
-    if (s.finite) {
-      double norm = 0;
-      for (float x : dphi) norm += double(x) * x;
-      (void)norm;
-      adam_apply_cpu(p, phi.data(), dphi.data(), m.data(), v.data(), 1e-3f, 0.9f, 0.999f, 1e-8f, ++adam_t);
-    } else {
+    if (segment % 5 == 0) meta_step.begin_epoch(mix_seed(0, uint64_t(segment / 5)));
+    const MetaStepResult s = meta_step.step(phi, meta);
+    if (!s.finite) {
       ++diverged;
       segment = (segment / 5 + 1) * 5 - 1;
     }
     ++segment;
-    last = s.meta_loss;
+    last = s.loss;
   });
   st.results.back().extra["diverged_segments"] = diverged;
   st.results.back().extra["last_meta_loss"] = last;

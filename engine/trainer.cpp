@@ -9,15 +9,12 @@
 
 #include "engine/atomic_file.h"
 #include "engine/evaluate.h"
-#include "engine/imitation.h"
+#include "engine/learner_io.h"
+#include "engine/meta_step.h"
 #include "engine/numerics.h"
 #include "engine/progress.h"
-#include "engine/safetensors.h"
-#include "engine/segment.h"
 #include "engine/train_state.h"
-#include "kernels/optim.h"
 #include "learners/hand_optimizers.h"
-#include "engine/learner_io.h"
 
 namespace l2o {
 
@@ -41,11 +38,7 @@ class FixedPhiRule : public UpdateRule {
   const std::vector<float>& phi_;
 };
 
-double global_norm(const std::vector<float>& g) {
-  double s = 0;
-  for (float x : g) s += static_cast<double>(x) * x;
-  return std::sqrt(s);
-}
+nlohmann::json score_json(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json("inf"); }
 
 }  // namespace
 
@@ -71,236 +64,236 @@ double validation_score(const RunSpec& spec, LearnerT<float>& learner, const std
 
 namespace {
 
-nlohmann::json score_json(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json("inf"); }
+// One training run: its state, the run directory it writes, and the epoch loop. train() below
+// reads as the story: start or resume, then epochs, each followed (every period) by validation
+// and model selection, with checkpoints along the way.
+class Run {
+ public:
+  Run(const RunSpec& spec, const TrainerOptions& opt);
+  TrainSummary train();
 
-// One Adam step on phi from a finite gradient, with optional clipping; returns the pre-clip norm.
-double apply_meta_step(const MetaOptimizerSpec& m, double clip, std::vector<float>& phi, std::vector<float>& g,
-                       std::vector<float>& mom, std::vector<float>& var, int64_t& step) {
-  const double norm = global_norm(g);
-  if (clip > 0 && norm > clip) {
-    const float k = static_cast<float>(clip / norm);
-    for (auto& x : g) x *= k;
+ private:
+  void start_or_resume();
+  void epoch();                            // one epoch of meta-steps, logged
+  std::string validate_and_select();       // a validation and what it decides; returns the progress note
+  double validate(int64_t n_valid) {       // every validation draws the run's next instances
+    return validation_score(spec_, *valid_learner_, st_.phi, n_valid, st_.validations++, opt_.backend);
   }
-  ++step;
-  auto apply = m.tf_form ? adam_tf_apply_cpu : adam_apply_cpu;
-  apply(static_cast<int64_t>(phi.size()), phi.data(), g.data(), mom.data(), var.data(), static_cast<float>(m.lr),
-        static_cast<float>(m.beta1), static_cast<float>(m.beta2), static_cast<float>(m.eps), step);
-  return norm;
+  void save_weights(const std::string& name, std::map<std::string, std::string> extra);
+  void checkpoint();
+  void log_line(const nlohmann::json& j) {
+    append_line(metrics_, j.dump());
+    ++st_.metrics_lines;
+  }
+
+  const RunSpec& spec_;
+  const TrainerOptions& opt_;
+  const std::string ck_, metrics_, state_path_;
+  std::unique_ptr<LearnerT<float>> learner_, valid_learner_;
+  std::unique_ptr<OptimizeeT<float>> optimizee_;
+  std::vector<std::unique_ptr<UpdateRule>> teachers_;
+  TrainState st_;
+  std::unique_ptr<Curriculum> cur_;
+  std::unique_ptr<MetaStep> meta_step_;
+  std::vector<double> step_ms_;
+  // The last epoch's figures, for the progress line.
+  double epoch_loss_ = NAN, epoch_final_loss_ = NAN;
+};
+
+Run::Run(const RunSpec& spec, const TrainerOptions& opt)
+    : spec_(spec),
+      opt_(opt),
+      ck_(opt.run_dir + "/checkpoints"),
+      metrics_(opt.run_dir + "/metrics.jsonl"),
+      state_path_(ck_ + "/state.safetensors") {
+  nlohmann::json learner_cfg = spec.learner;
+  learner_ = make_learner<float>(SpecNode(learner_cfg, "$.learner"), opt.backend);
+  valid_learner_ = make_learner<float>(SpecNode(learner_cfg, "$.learner"), opt.backend);
+  optimizee_ = make_optimizee<float>(spec.problem, opt.backend);
+  for (const auto& t : spec.imitation.teachers) teachers_.push_back(make_hand_optimizer(t));
 }
 
-}  // namespace
-
-TrainSummary train(const RunSpec& spec, const TrainerOptions& opt) {
+void Run::start_or_resume() {
   namespace fs = std::filesystem;
-  const std::string dir = opt.run_dir, ck = dir + "/checkpoints", metrics = dir + "/metrics.jsonl";
-  const std::string state_path = ck + "/state.safetensors";
-  nlohmann::json learner_cfg = spec.learner;
-  auto learner = make_learner<float>(SpecNode(learner_cfg, "$.learner"), opt.backend);
-  auto valid_learner = make_learner<float>(SpecNode(learner_cfg, "$.learner"), opt.backend);
-  auto optimizee = make_optimizee<float>(spec.problem, opt.backend);
-  const int64_t p = learner->num_params(), n = optimizee->num_params();
-  std::vector<std::unique_ptr<UpdateRule>> teachers;
-  for (const auto& t : spec.imitation.teachers) teachers.push_back(make_hand_optimizer(t));
-
-  TrainState st;
-  if (opt.resume) {
-    if (!fs::exists(state_path)) throw InputError(dir + ": no training state to resume (" + state_path + " missing)");
-    st = load_state(state_path, p);
-    truncate_metrics(metrics, st.metrics_lines);
+  const int64_t p = learner_->num_params();
+  if (opt_.resume) {
+    if (!fs::exists(state_path_))
+      throw InputError(opt_.run_dir + ": no training state to resume (" + state_path_ + " missing)");
+    st_ = load_state(state_path_, p);
+    truncate_metrics(metrics_, st_.metrics_lines);
   } else {
-    fs::create_directories(ck);
-    st.phi.resize(p);
-    learner->init_params(spec.seed, st.phi.data());
-    st.adam_m.assign(p, 0.0f);
-    st.adam_v.assign(p, 0.0f);
-    st.il_m.assign(p, 0.0f);
-    st.il_v.assign(p, 0.0f);
-    write_file_atomic(metrics, "");
-    save_learner(ck + "/init.safetensors", *learner, st.phi, spec.learner, {{"epoch", "0"}});
+    fs::create_directories(ck_);
+    st_.phi.resize(p);
+    learner_->init_params(spec_.seed, st_.phi.data());
+    st_.adam_m.assign(p, 0.0f);
+    st_.adam_v.assign(p, 0.0f);
+    st_.il_m.assign(p, 0.0f);
+    st_.il_v.assign(p, 0.0f);
+    write_file_atomic(metrics_, "");
+    save_learner(ck_ + "/init.safetensors", *learner_, st_.phi, spec_.learner, {{"epoch", "0"}});
   }
-  std::unique_ptr<Curriculum> cur;
-  if (spec.curriculum.enabled) {
-    cur = std::make_unique<Curriculum>(st.curriculum.is_null()
-                                           ? Curriculum(spec.curriculum.config)
-                                           : Curriculum::from_json(spec.curriculum.config, st.curriculum));
-  }
-  const std::map<std::string, std::string> ck_meta = {{"problem", spec.problem_name},
-                                                      {"seed", std::to_string(spec.seed)}};
-  auto log_line = [&](const nlohmann::json& j) {
-    append_line(metrics, j.dump());
-    ++st.metrics_lines;
-  };
-  auto save_weights = [&](const std::string& name, const std::vector<float>& phi,
-                          std::map<std::string, std::string> extra) {
-    auto meta = ck_meta;
-    meta.insert(extra.begin(), extra.end());
-    meta["epoch"] = std::to_string(st.epoch);
-    save_learner(ck + "/" + name, *learner, phi, spec.learner, meta);
-  };
-  auto checkpoint = [&]() {
-    if (cur) st.curriculum = cur->to_json();
-    save_weights("latest.safetensors", st.phi, {});
-    save_state(state_path, st);  // last: a state never points past the weights written
-  };
+  if (spec_.curriculum.enabled)
+    cur_ = std::make_unique<Curriculum>(st_.curriculum.is_null()
+                                            ? Curriculum(spec_.curriculum.config)
+                                            : Curriculum::from_json(spec_.curriculum.config, st_.curriculum));
+  meta_step_ = std::make_unique<MetaStep>(*learner_, *optimizee_, spec_.unroll);
+}
 
+void Run::save_weights(const std::string& name, std::map<std::string, std::string> extra) {
+  std::map<std::string, std::string> meta = {{"problem", spec_.problem_name}, {"seed", std::to_string(spec_.seed)}};
+  meta.insert(extra.begin(), extra.end());
+  meta["epoch"] = std::to_string(st_.epoch);
+  save_learner(ck_ + "/" + name, *learner_, st_.phi, spec_.learner, meta);
+}
+
+void Run::checkpoint() {
+  if (cur_) st_.curriculum = cur_->to_json();
+  save_weights("latest.safetensors", {});
+  save_state(state_path_, st_);  // last: a state never points past the weights written
+}
+
+void Run::epoch() {
+  const auto t_epoch = Clock::now();
+  const int64_t n_train = cur_ ? cur_->n_train() : spec_.n_train;
+  const int64_t segments = n_train / spec_.unroll;
+  meta_step_->begin_epoch(mix_seed(spec_.seed, static_cast<uint64_t>(st_.epoch)));
+  // Imitation or meta-loss for this epoch: a coin from the epoch's own stream (resumable).
+  Rng coin(mix_seed(spec_.seed ^ kImitationSalt, static_cast<uint64_t>(st_.epoch)), kStreamTrainer);
+  const double ratio = !spec_.imitation.enabled ? 0.0
+                       : cur_                   ? spec_.imitation.ratio_for_stage(cur_->stage())
+                                                : spec_.imitation.ratio;
+  UpdateRule* teacher = nullptr;
+  if (ratio > 0 && coin.uniform() < ratio) {
+    const size_t k = spec_.imitation.selection == "random"
+                         ? coin.below(static_cast<uint32_t>(teachers_.size()))
+                         : static_cast<size_t>(st_.il_epochs % static_cast<int64_t>(teachers_.size()));
+    teacher = teachers_[k].get();
+    teacher->reset(optimizee_->num_params());
+    ++st_.il_epochs;
+  }
+  // Each loss has its own Adam state (REFERENCE.md section 5).
+  MetaOptimizer meta = teacher ? MetaOptimizer(spec_.imitation.meta, spec_.clip_grad_norm, st_.il_m, st_.il_v,
+                                               st_.il_step)
+                               : MetaOptimizer(spec_.meta, spec_.clip_grad_norm, st_.adam_m, st_.adam_v,
+                                               st_.adam_step);
+  double loss_sum = 0, grad_norm_sum = 0, final_loss = NAN;
+  int64_t done = 0, skipped_now = 0;
+  for (int64_t s = 0; s < segments; ++s) {
+    const auto t0 = Clock::now();
+    const MetaStepResult r = meta_step_->step(st_.phi, meta, teacher, spec_.imitation.omega);
+    final_loss = r.final_loss;
+    if (!r.finite) {  // no meta-step; the next epoch starts fresh
+      ++st_.skipped;
+      ++skipped_now;
+      if (++st_.consecutive_failures >= spec_.max_consecutive_failures) {
+        checkpoint();
+        throw Error("training stopped at epoch " + std::to_string(st_.epoch) + ": " +
+                    std::to_string(st_.consecutive_failures) +
+                    " consecutive segments had non-finite losses or meta-gradients (the last finite weights are "
+                    "in " + ck_ + "/latest.safetensors)");
+      }
+      break;
+    }
+    grad_norm_sum += r.grad_norm;
+    st_.consecutive_failures = 0;
+    ++st_.meta_steps;
+    ++done;
+    loss_sum += r.loss;
+    step_ms_.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+  }
+  const double secs = std::chrono::duration<double>(Clock::now() - t_epoch).count();
+  nlohmann::json line = {{"kind", "epoch"},       {"epoch", st_.epoch},  {"segments", done},
+                         {"skipped", skipped_now}, {"seconds", secs},     {"n_train", n_train},
+                         {"mode", teacher ? "imitation" : "meta"}};
+  if (cur_) line["stage"] = cur_->stage();
+  if (teacher) line["teacher"] = teacher->name();
+  if (done > 0) {
+    line[teacher ? "imitation_loss" : "meta_loss"] = loss_sum / done;
+    line["final_loss"] = final_loss;
+    line["grad_norm"] = grad_norm_sum / done;
+  }
+  log_line(line);
+  ++st_.epoch;
+  epoch_loss_ = done > 0 ? loss_sum / done : NAN;
+  epoch_final_loss_ = final_loss;
+}
+
+std::string Run::validate_and_select() {
+  const int64_t n_valid = cur_ ? cur_->n_valid() : spec_.n_valid;
+  const double score = validate(n_valid);
+  nlohmann::json v = {{"kind", "validation"}, {"epoch", st_.epoch}, {"n_valid", n_valid},
+                      {"rollouts", spec_.rollouts}, {"score", score_json(score)}};
+  CurriculumOutcome out;
+  if (cur_) {
+    v["stage"] = cur_->stage();
+    out = cur_->on_validation(score, st_.epoch);
+    if (out.improved) st_.stage_best_phi = st_.phi;  // the supplement's rule: the latest improving stage's best
+  } else {
+    out.improved = score < st_.best_score;
+  }
+  if (out.improved) {
+    st_.best_score = score;
+    st_.best_epoch = st_.epoch;
+    std::map<std::string, std::string> extra = {{"validation_score", fmt_double(score)}};
+    if (cur_) extra["stage"] = std::to_string(cur_->stage());
+    save_weights("best.safetensors", extra);
+  }
+  v["improved"] = out.improved;
+  v["best"] = score_json(st_.best_score);
+  v["best_epoch"] = st_.best_epoch;
+  log_line(v);
+  if (out.action == CurriculumAction::advance) {
+    st_.phi = st_.stage_best_phi;  // restore the finished stage's best, then set the new stage's baseline
+    const double base = validate(cur_->n_valid());
+    cur_->set_baseline(base, st_.epoch);
+    log_line({{"kind", "stage"}, {"epoch", st_.epoch}, {"stage", cur_->stage()}, {"n_train", cur_->n_train()},
+              {"n_valid", cur_->n_valid()}, {"baseline", score_json(base)}, {"reason", out.reason}});
+  } else if (out.action == CurriculumAction::stop) {
+    st_.stopped = true;
+    log_line({{"kind", "stop"}, {"epoch", st_.epoch}, {"reason", out.reason}});
+  }
+  char buf[128];
+  std::snprintf(buf, sizeof buf, " | valid@%lld %.4g (best %.4g @%lld)%s", static_cast<long long>(n_valid), score,
+                st_.best_score, static_cast<long long>(st_.best_epoch), st_.stopped ? " | stop" : "");
+  return buf;
+}
+
+TrainSummary Run::train() {
+  start_or_resume();
   enable_flush_to_zero();
-  learner->reset(n, spec.unroll);
-  std::vector<float> theta(n), dl_du, u, dphi(p), delta, gbuf;
-  std::vector<double> step_ms;
-  Progress progress(opt.progress_tty, spec.epochs, st.epoch);
+  Progress progress(opt_.progress_tty, spec_.epochs, st_.epoch);
   int64_t epochs_this_process = 0;
-
-  while (st.epoch < spec.epochs && !st.stopped) {
-    if (opt.stop_after_epochs >= 0 && epochs_this_process >= opt.stop_after_epochs) break;
-    const auto t_epoch = Clock::now();
-    const int64_t n_train = cur ? cur->n_train() : spec.n_train;
-    const int64_t segments = n_train / spec.unroll;
-    const uint64_t epoch_seed = mix_seed(spec.seed, static_cast<uint64_t>(st.epoch));
-    optimizee->init(epoch_seed, theta.data());
-    learner->zero_state();
-    Rng batches(epoch_seed, kStreamBatch);
-    // Imitation or meta-loss for this epoch: a coin from the epoch's own stream (resumable).
-    Rng coin(mix_seed(spec.seed ^ kImitationSalt, static_cast<uint64_t>(st.epoch)), kStreamTrainer);
-    const double ratio = !spec.imitation.enabled ? 0.0
-                         : cur                   ? spec.imitation.ratio_for_stage(cur->stage())
-                                                 : spec.imitation.ratio;
-    const bool imitate = ratio > 0 && coin.uniform() < ratio;
-    UpdateRule* teacher = nullptr;
-    if (imitate) {
-      const size_t k = spec.imitation.selection == "random"
-                           ? coin.below(static_cast<uint32_t>(teachers.size()))
-                           : static_cast<size_t>(st.il_epochs % static_cast<int64_t>(teachers.size()));
-      teacher = teachers[k].get();
-      teacher->reset(n);
-      ++st.il_epochs;
-    }
-    double loss_sum = 0, grad_norm_sum = 0, final_loss = NAN;
-    int64_t done = 0, skipped_now = 0;
-    for (int64_t s = 0; s < segments; ++s) {
-      const auto t0 = Clock::now();
-      bool finite;
-      double loss;
-      if (imitate) {
-        auto r = imitation_segment<float>(*learner, st.phi.data(), *optimizee, *teacher, theta.data(), batches,
-                                          spec.unroll, spec.imitation.omega, dl_du, u, delta, gbuf, dphi.data());
-        finite = r.finite;
-        loss = r.loss;
-        final_loss = r.final_loss;
-      } else {
-        auto r = meta_segment<float>(*learner, st.phi.data(), *optimizee, theta.data(), batches, spec.unroll, dl_du,
-                                     u, dphi.data());
-        finite = r.finite;
-        loss = r.meta_loss;
-        final_loss = r.final_loss;
-      }
-      if (!finite) {  // skip this meta-step, start a fresh epoch; a NaN never reaches phi
-        ++st.skipped;
-        ++skipped_now;
-        if (++st.consecutive_failures >= spec.max_consecutive_failures) {
-          checkpoint();
-          throw Error("training stopped at epoch " + std::to_string(st.epoch) + ": " +
-                      std::to_string(st.consecutive_failures) +
-                      " consecutive segments had non-finite losses or meta-gradients (the last finite weights are "
-                      "in " + ck + "/latest.safetensors)");
-        }
-        break;
-      }
-      grad_norm_sum += imitate ? apply_meta_step(spec.imitation.meta, spec.clip_grad_norm, st.phi, dphi, st.il_m,
-                                                 st.il_v, st.il_step)
-                               : apply_meta_step(spec.meta, spec.clip_grad_norm, st.phi, dphi, st.adam_m,
-                                                 st.adam_v, st.adam_step);
-      st.consecutive_failures = 0;
-      ++st.meta_steps;
-      ++done;
-      loss_sum += loss;
-      step_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
-    }
-    const double secs = std::chrono::duration<double>(Clock::now() - t_epoch).count();
-    nlohmann::json line = {{"kind", "epoch"},       {"epoch", st.epoch},   {"segments", done},
-                           {"skipped", skipped_now}, {"seconds", secs},     {"n_train", n_train},
-                           {"mode", imitate ? "imitation" : "meta"}};
-    if (cur) line["stage"] = cur->stage();
-    if (imitate) line["teacher"] = teacher->name();
-    if (done > 0) {
-      line[imitate ? "imitation_loss" : "meta_loss"] = loss_sum / done;
-      line["final_loss"] = final_loss;
-      line["grad_norm"] = grad_norm_sum / done;
-    }
-    log_line(line);
-    ++st.epoch;
+  while (st_.epoch < spec_.epochs && !st_.stopped) {
+    if (opt_.stop_after_epochs >= 0 && epochs_this_process >= opt_.stop_after_epochs) break;
+    epoch();
     ++epochs_this_process;
-
-    std::string valid_note;
-    const int64_t period = cur ? spec.curriculum.period : spec.valid_period;
-    if (st.epoch % period == 0 || st.epoch == spec.epochs) {
-      const int64_t n_valid = cur ? cur->n_valid() : spec.n_valid;
-      const double score = validation_score(spec, *valid_learner, st.phi, n_valid, st.validations++, opt.backend);
-      nlohmann::json v = {{"kind", "validation"}, {"epoch", st.epoch}, {"n_valid", n_valid},
-                          {"rollouts", spec.rollouts}, {"score", score_json(score)}};
-      bool improved;
-      if (cur) {
-        v["stage"] = cur->stage();
-        const CurriculumOutcome out = cur->on_validation(score, st.epoch);
-        improved = out.improved;
-        if (improved) {  // the supplement's rule: the best of the latest improving stage is the model kept
-          st.stage_best_phi = st.phi;
-          st.best_score = score;
-          st.best_epoch = st.epoch;
-          save_weights("best.safetensors", st.phi,
-                       {{"validation_score", fmt_double(score)}, {"stage", std::to_string(cur->stage())}});
-        }
-        v["improved"] = improved;
-        v["best"] = score_json(st.best_score);
-        v["best_epoch"] = st.best_epoch;
-        log_line(v);
-        if (out.action == CurriculumAction::advance) {
-          st.phi = st.stage_best_phi;  // restore the finished stage's best, then set the new stage's baseline
-          const double base =
-              validation_score(spec, *valid_learner, st.phi, cur->n_valid(), st.validations++, opt.backend);
-          cur->set_baseline(base, st.epoch);
-          log_line({{"kind", "stage"}, {"epoch", st.epoch}, {"stage", cur->stage()}, {"n_train", cur->n_train()},
-                    {"n_valid", cur->n_valid()}, {"baseline", score_json(base)}, {"reason", out.reason}});
-        } else if (out.action == CurriculumAction::stop) {
-          st.stopped = true;
-          log_line({{"kind", "stop"}, {"epoch", st.epoch}, {"reason", out.reason}});
-        }
-      } else {
-        improved = score < st.best_score;
-        if (improved) {
-          st.best_score = score;
-          st.best_epoch = st.epoch;
-          save_weights("best.safetensors", st.phi, {{"validation_score", fmt_double(score)}});
-        }
-        v["improved"] = improved;
-        v["best"] = score_json(st.best_score);
-        v["best_epoch"] = st.best_epoch;
-        log_line(v);
-      }
-      char buf[128];
-      std::snprintf(buf, sizeof buf, " | valid@%lld %.4g (best %.4g @%lld)%s", static_cast<long long>(n_valid),
-                    score, st.best_score, static_cast<long long>(st.best_epoch), st.stopped ? " | stop" : "");
-      valid_note = buf;
-    }
-    if (st.epoch % spec.checkpoint_every == 0 || st.epoch == spec.epochs || !valid_note.empty()) checkpoint();
-    progress.update(st.epoch, done > 0 ? loss_sum / done : NAN, final_loss, st.skipped, valid_note,
-                    st.epoch % spec.log_every == 0 || !valid_note.empty());
+    const int64_t period = cur_ ? spec_.curriculum.period : spec_.valid_period;
+    const bool validating = st_.epoch % period == 0 || st_.epoch == spec_.epochs;
+    const std::string note = validating ? validate_and_select() : "";
+    if (st_.epoch % spec_.checkpoint_every == 0 || st_.epoch == spec_.epochs || validating) checkpoint();
+    progress.update(st_.epoch, epoch_loss_, epoch_final_loss_, st_.skipped, note,
+                    st_.epoch % spec_.log_every == 0 || validating);
   }
   checkpoint();
   progress.finish();
 
   TrainSummary out;
-  out.epochs_done = st.epoch;
-  out.meta_steps = st.meta_steps;
-  out.skipped_segments = st.skipped;
-  out.best_score = st.best_score;
-  out.best_epoch = st.best_epoch;
-  out.stopped_by_curriculum = st.stopped;
-  out.phi = st.phi;
-  if (!step_ms.empty()) {
-    std::nth_element(step_ms.begin(), step_ms.begin() + step_ms.size() / 2, step_ms.end());
-    out.median_ms_per_meta_step = step_ms[step_ms.size() / 2];
+  out.epochs_done = st_.epoch;
+  out.meta_steps = st_.meta_steps;
+  out.skipped_segments = st_.skipped;
+  out.best_score = st_.best_score;
+  out.best_epoch = st_.best_epoch;
+  out.stopped_by_curriculum = st_.stopped;
+  out.phi = st_.phi;
+  if (!step_ms_.empty()) {
+    std::nth_element(step_ms_.begin(), step_ms_.begin() + step_ms_.size() / 2, step_ms_.end());
+    out.median_ms_per_meta_step = step_ms_[step_ms_.size() / 2];
   }
   return out;
 }
+
+}  // namespace
+
+TrainSummary train(const RunSpec& spec, const TrainerOptions& opt) { return Run(spec, opt).train(); }
 
 }  // namespace l2o

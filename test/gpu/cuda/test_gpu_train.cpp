@@ -3,9 +3,9 @@
 #include <cstdlib>
 
 #include "engine/backend.h"
-#include "engine/segment.h"
-#include "kernels/optim.h"
 #include "engine/learner_io.h"
+#include "engine/meta_step.h"
+#include "engine/segment.h"
 #include "optimizees/task_batch.h"
 #include "test/gpu/cuda/gpu_compare.h"
 
@@ -44,43 +44,34 @@ TEST_CASE("20 meta-iterations of L2O-DM on MLP-orig give the same meta-loss curv
   const ProblemConfig c = problem("mlp_orig");
   auto o_cpu = make_optimizee<float>(c, Backend::cpu);
   auto o_gpu = make_optimizee<float>(c, Backend::cuda);
-  const int64_t n = o_cpu->num_params(), p = l_cpu->num_params(), unroll = 20;
-  struct Run {
-    Run(LearnerT<float>* l, OptimizeeT<float>* o) : learner(l), opt(o) {}
-    LearnerT<float>* learner;
-    OptimizeeT<float>* opt;
-    std::vector<float> phi, theta, m, v, dphi, dl_du, u;
-    std::vector<double> losses;
-  };
-  Run runs[2] = {Run(l_cpu.get(), o_cpu.get()), Run(l_gpu.get(), o_gpu.get())};
+  const int64_t p = l_cpu->num_params(), unroll = 20;
+  // The trainer's meta-iteration (engine/meta_step.h) on each backend from the same weights and
+  // instance, one epoch of 20 segments.
+  std::vector<double> losses[2];
   std::vector<float> dphi_first[2];
+  LearnerT<float>* learners[2] = {l_cpu.get(), l_gpu.get()};
+  OptimizeeT<float>* opts[2] = {o_cpu.get(), o_gpu.get()};
   for (int k = 0; k < 2; ++k) {
-    Run& r = runs[k];
-    r.phi.resize(p);
-    l_cpu->init_params(1, r.phi.data());
-    r.theta.resize(n);
-    r.opt->init(2, r.theta.data());
-    r.m.assign(p, 0.0f);
-    r.v.assign(p, 0.0f);
-    r.dphi.resize(p);
-    r.learner->reset(n, unroll);
-    Rng batches(3, kStreamBatch);
+    std::vector<float> phi(p), m(p, 0.0f), v(p, 0.0f);
+    int64_t adam_step = 0;
+    l_cpu->init_params(1, phi.data());
+    MetaStep meta_step(*learners[k], *opts[k], unroll);
+    MetaOptimizer meta(MetaOptimizerSpec{}, 0.0, m, v, adam_step);
+    meta_step.begin_epoch(2);
     for (int64_t it = 0; it < 20; ++it) {
-      auto res = meta_segment<float>(*r.learner, r.phi.data(), *r.opt, r.theta.data(), batches, unroll, r.dl_du, r.u,
-                                     r.dphi.data());
+      const MetaStepResult res = meta_step.step(phi, meta);
       REQUIRE(res.finite);
-      r.losses.push_back(res.meta_loss);
-      if (it == 0) dphi_first[k] = r.dphi;
-      adam_apply_cpu(p, r.phi.data(), r.dphi.data(), r.m.data(), r.v.data(), 0.001f, 0.9f, 0.999f, 1e-8f, it + 1);
+      losses[k].push_back(res.loss);
+      if (it == 0) dphi_first[k] = meta_step.dphi();
     }
   }
   require_close(dphi_first[1], dphi_first[0], 2e-3, 2e-4, "first meta-gradient");
-  for (size_t i = 0; i < runs[0].losses.size(); ++i) {
-    INFO("meta-iteration " << i << ": cpu " << runs[0].losses[i] << ", cuda " << runs[1].losses[i]);
-    REQUIRE(std::fabs(runs[1].losses[i] - runs[0].losses[i]) <= 1e-3 * std::fabs(runs[0].losses[i]));
+  for (size_t i = 0; i < losses[0].size(); ++i) {
+    INFO("meta-iteration " << i << ": cpu " << losses[0][i] << ", cuda " << losses[1][i]);
+    REQUIRE(std::fabs(losses[1][i] - losses[0][i]) <= 1e-3 * std::fabs(losses[0][i]));
   }
-  std::printf("meta-loss cpu %.6f -> %.6f, cuda %.6f -> %.6f over 20 meta-iterations\n", runs[0].losses.front(),
-              runs[0].losses.back(), runs[1].losses.front(), runs[1].losses.back());
+  std::printf("meta-loss cpu %.6f -> %.6f, cuda %.6f -> %.6f over 20 meta-iterations\n", losses[0].front(),
+              losses[0].back(), losses[1].front(), losses[1].back());
 }
 
 namespace {
