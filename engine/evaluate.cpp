@@ -17,7 +17,7 @@ EvalResult evaluate(UpdateRule& rule, const std::string& optimizer_label, const 
   r.steps = steps;
   r.seeds = seeds;
   r.backend = backend_name(backend);
-  r.split = problem.type == "quadratic" ? "" : problem.split;
+  r.split = problem.kind == "quadratic" ? "" : problem.split;
   auto opt = make_optimizee<float>(problem, backend);
   const int64_t n = opt->num_params();
   std::vector<float> theta(n), grad(n), u(n);

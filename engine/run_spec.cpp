@@ -12,7 +12,7 @@ ProblemConfig parse_problem(SpecNode node, std::string* name) {
   const std::string type = node.choice("type", "mlp_orig", types);
   *name = type;
   ProblemConfig c = type == "mlp" ? ProblemConfig{} : problem_config_by_name(type);
-  if (c.type == "quadratic") {
+  if (c.kind == "quadratic") {
     c.quad_count = node.integer("count", c.quad_count, 1, 1 << 20);
     c.quad_dims = node.integer("dims", c.quad_dims, 1, 4096);
   } else {
@@ -21,7 +21,7 @@ ProblemConfig parse_problem(SpecNode node, std::string* name) {
       c.activation = node.choice("activation", c.activation, {"sigmoid", "relu", "tanh"});
       c.dataset = node.choice("dataset", c.dataset, {"mnist", "fashion_mnist"});
     }
-    if (c.type == "conv") {
+    if (c.kind == "conv") {
       c.relu_logits = node.boolean("relu_logits", c.relu_logits);  // the authors' ReLU on logits
       c.learned_trains_bn = node.boolean("learned_trains_bn", c.learned_trains_bn);
     }

@@ -122,7 +122,9 @@ void Run::start_or_resume() {
     st_ = load_state(state_path_, p);
     truncate_metrics(metrics_, st_.metrics_lines);
   } else {
+    // The first write: the learner, the optimizee (its data) and the teachers are built by now.
     fs::create_directories(ck_);
+    write_file_atomic(opt_.run_dir + "/spec.json", spec_.resolved.dump(2) + "\n");
     st_.phi.resize(p);
     learner_->init_params(spec_.seed, st_.phi.data());
     st_.adam_m.assign(p, 0.0f);

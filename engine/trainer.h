@@ -30,8 +30,10 @@ struct TrainSummary {
   std::vector<float> phi;   // final weights
 };
 
-// Runs (or resumes) the run described by `spec`. Throws InputError for a bad run directory or
-// resume mismatch, Error when training cannot continue (too many consecutive failures).
+// Runs (or resumes) the run described by `spec`. A new run writes spec.resolved as spec.json
+// only after the learner, the optimizee (and its data) and the teachers are built, so a spec that
+// fails on them writes nothing. Throws InputError for a bad run directory or resume mismatch,
+// Error when training cannot continue (too many consecutive failures).
 TrainSummary train(const RunSpec& spec, const TrainerOptions& options);
 
 // The instance seeds of validation number `index` (0-based, counted over the run): fresh instances

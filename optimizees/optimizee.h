@@ -62,16 +62,17 @@ using Optimizee = OptimizeeT<float>;
 
 // Problem description from a spec or the command line.
 struct ProblemConfig {
-  std::string type = "mlp_orig";            // quadratic | mlp_orig | mlp_relu | mlp_deeper | mlp | mlp_fashion | conv
-  std::vector<int64_t> hidden = {20};       // for type "mlp"
-  std::string activation = "sigmoid";       // for type "mlp": sigmoid | relu | tanh
+  // The kind of problem; a named problem (problem_config_by_name) is one kind with its settings.
+  std::string kind = "mlp";                 // quadratic | mlp | conv
+  std::vector<int64_t> hidden = {20};       // mlp
+  std::string activation = "sigmoid";       // mlp: sigmoid | relu | tanh
   std::string dataset = "mnist";            // mnist | fashion_mnist | cifar10 | mnist_as_cifar_standin (MNIST
                                             // zero-padded to 32x32, replicated to 3 channels)
   std::string data_dir;                     // "" = the dataset's default location
   std::string split = "train";              // train (meta-training, validation) | test (evaluation)
   int64_t batch_size = 128;
   double init_std = 0.01;                   // N(0, init_std^2) for weights and biases
-  // type "conv" (optimizees/convnet.h)
+  // conv (optimizees/convnet.h)
   std::string arch = "conv_mnist";          // conv_mnist | conv_cifar
   bool relu_logits = true;                  // ReLU on the logits, as the authors' code does
   bool learned_trains_bn = false;           // learned optimizers update BN gamma/beta too (authors: no)

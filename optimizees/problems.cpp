@@ -21,15 +21,16 @@ const std::vector<std::string>& problem_names() {
 
 ProblemConfig problem_config_by_name(const std::string& name) {
   ProblemConfig c;
-  c.type = name;
-  if (name == "quadratic") return c;
+  if (name == "quadratic") {
+    c.kind = "quadratic";
+    return c;
+  }
   if (name == "conv_mnist" || name == "conv_cifar" || name == "conv_cifar_standin") {
-    c.type = "conv";
+    c.kind = "conv";
     c.arch = name == "conv_mnist" ? "conv_mnist" : "conv_cifar";
     c.dataset = name == "conv_mnist" ? "mnist" : name == "conv_cifar" ? "cifar10" : "mnist_as_cifar_standin";
     return c;
   }
-  c.type = "mlp";
   if (name == "mlp_orig") return c;  // 784-20-10 sigmoid, the training task
   if (name == "mlp_relu") { c.activation = "relu"; return c; }
   if (name == "mlp_deeper") { c.hidden = {20, 20}; return c; }
@@ -82,15 +83,15 @@ static const Dataset& mnist_as_cifar_standin(const std::string& data_dir, const 
 }
 
 bool cuda_supports_problem(const ProblemConfig& problem, std::string* why) {
-  if (problem.type == "mlp" || problem.type == "conv") return true;
-  if (why) *why = "problem type \"" + problem.type + "\" has no CUDA implementation yet (MLPs and conv nets do)";
+  if (problem.kind == "mlp" || problem.kind == "conv") return true;
+  if (why) *why = "problem kind \"" + problem.kind + "\" has no CUDA implementation yet (MLPs and conv nets do)";
   return false;
 }
 
 template <typename T>
 std::unique_ptr<OptimizeeT<T>> make_optimizee(const ProblemConfig& cfg) {
-  if (cfg.type == "quadratic") return std::make_unique<Quadratic<T>>(cfg.quad_count, cfg.quad_dims, cfg.init_std);
-  if (cfg.type == "mlp") {
+  if (cfg.kind == "quadratic") return std::make_unique<Quadratic<T>>(cfg.quad_count, cfg.quad_dims, cfg.init_std);
+  if (cfg.kind == "mlp") {
     const Dataset& data = load_dataset(cfg.dataset, cfg.data_dir, cfg.split);
     std::string name = "mlp";
     for (int64_t h : cfg.hidden) name += "_" + std::to_string(h);
@@ -98,7 +99,7 @@ std::unique_ptr<OptimizeeT<T>> make_optimizee(const ProblemConfig& cfg) {
     return std::make_unique<Mlp<T>>(name, data, cfg.hidden, parse_activation(cfg.activation), cfg.batch_size,
                                      cfg.init_std);
   }
-  if (cfg.type == "conv") {
+  if (cfg.kind == "conv") {
     const bool standin = cfg.dataset == "mnist_as_cifar_standin";
     const Dataset& data = standin ? mnist_as_cifar_standin(cfg.data_dir, cfg.split)
                                   : load_dataset(cfg.dataset, cfg.data_dir, cfg.split);
@@ -107,7 +108,7 @@ std::unique_ptr<OptimizeeT<T>> make_optimizee(const ProblemConfig& cfg) {
     return std::make_unique<ConvNet<T>>(name, data, conv_arch_by_name(cfg.arch, cfg.relu_logits), cfg.batch_size,
                                         cfg.init_std, cfg.learned_trains_bn);
   }
-  throw InputError("unknown problem type \"" + cfg.type + "\" (expected quadratic, mlp or conv)");
+  throw InputError("unknown problem kind \"" + cfg.kind + "\" (expected quadratic, mlp or conv)");
 }
 
 template <typename T>
@@ -117,7 +118,7 @@ std::unique_ptr<OptimizeeT<T>> make_optimizee(const ProblemConfig& cfg, Backend 
   if (!cuda_supports_problem(cfg, &why)) throw InputError("backend \"cuda\": " + why);
   if constexpr (std::is_same_v<T, float>) {
     auto cpu = make_optimizee<float>(cfg);
-    if (cfg.type == "conv") {
+    if (cfg.kind == "conv") {
       const auto& net = dynamic_cast<const ConvNet<float>&>(*cpu);
       const Dataset& data = net.data();
       ConvNetLayout layout = net.layout();

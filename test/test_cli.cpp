@@ -9,6 +9,7 @@
 #include <string>
 
 #include "engine/atomic_file.h"
+#include "engine/run_spec.h"
 
 namespace fs = std::filesystem;
 
@@ -113,6 +114,27 @@ TEST_CASE("l2o_train rejects bad specs with the JSON path, exit code 2, nothing 
   require_input_error("l2o_train specs/l2o_dm.json --out " + d + " --backend tpu", "$.backend", d);
   // "cuda" that cannot run: no device here, or (on a GPU machine) a problem without a CUDA twin.
   require_input_error("l2o_train specs/l2o_dm_quadratic.json --out " + d + " --backend cuda", "backend \"cuda\"", d);
+  // Data that cannot be loaded fails before the run directory exists (the problem is built first).
+  require_input_error("l2o_train specs/l2o_dm.json --out " + d + " --set problem.data_dir=/nonexistent/dir",
+                      "/nonexistent/dir/mnist/train-images-idx3-ubyte", d);
+  fs::remove(spec);
+}
+
+TEST_CASE("l2o_train runs the custom MLP that docs/spec.md documents", "[cli]") {
+  const std::string d = out_dir("train_custom_mlp");
+  const std::string spec = out_dir("custom") + ".json";
+  l2o::write_file_atomic(spec, R"({"problem": {"type": "mlp", "hidden": [8], "activation": "tanh"},
+                                   "training": {"epochs": 2}, "validation": {"rollouts": 2, "n_valid": 20}})");
+  Run r = run("l2o_train " + spec + " --out " + d);
+  INFO(r.out);
+  REQUIRE(r.code == 0);
+  REQUIRE_THAT(r.out, Catch::Contains("training l2o_dm on mlp"));
+  REQUIRE(fs::exists(d + "/checkpoints/best.safetensors"));
+  // 784-8-10: 6,370 coordinates.
+  l2o::RunSpec s = l2o::parse_run_spec(l2o::read_file(d + "/spec.json"), "spec.json", {});
+  s.problem.data_dir = L2O_SOURCE_DIR "/data";
+  REQUIRE(l2o::make_optimizee<float>(s.problem)->num_params() == 784 * 8 + 8 + 8 * 10 + 10);
+  fs::remove_all(d);
   fs::remove(spec);
 }
 

@@ -54,12 +54,11 @@ static int run(int argc, char** argv) {
   const ResolvedBackend rb = resolve_backend(spec.backend, spec.problem);
   if (!rb.note.empty()) std::fprintf(stderr, "l2o_train: %s\n", rb.note.c_str());
   opt.backend = rb.kind;
+  make_optimizee<float>(spec.problem, rb.kind);  // loads the data now (cached): a missing file fails here, quietly
   const std::string backend = std::string(backend_name(rb.kind)) + " on " + rb.device;
-  if (!opt.resume) {
+  if (!opt.resume) {  // train() writes the resolved spec once everything it needs is built
     spec.resolved["git_commit"] = L2O_GIT_COMMIT;  // the commit this binary was built from
     spec.resolved["ran_on"] = backend;             // informational: what "backend" resolved to
-    fs::create_directories(opt.run_dir);
-    write_file_atomic(opt.run_dir + "/spec.json", spec.resolved.dump(2) + "\n");
   }
   std::fprintf(stderr, "l2o_train: %s %s on %s (backend %s), %lld epochs x %lld steps, run dir %s\n",
                opt.resume ? "resuming" : "training", spec.learner.value("type", "l2o_dm").c_str(),
