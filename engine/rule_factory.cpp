@@ -30,7 +30,7 @@ NamedRule make_update_rule(const std::string& name_or_path, double lr, Backend b
   HandOptimizerConfig cfg;
   cfg.type = name_or_path;
   cfg.lr = lr > 0 ? lr : default_lr(name_or_path);
-  r.rule = make_hand_optimizer(cfg);
+  r.rule = make_hand_optimizer(cfg, backend);
   r.label = r.rule->name();
   return r;
 }

@@ -14,8 +14,8 @@ struct NamedRule {
   std::unique_ptr<UpdateRule> rule;
 };
 
-// lr <= 0 means the optimizer's default learning rate (ignored for checkpoints). A checkpoint's
-// learner runs on `backend`; hand-designed optimizers run on the host.
+// lr <= 0 means the optimizer's default learning rate (ignored for checkpoints). Learned and
+// hand-designed optimizers alike run on `backend`.
 NamedRule make_update_rule(const std::string& name_or_path, double lr, Backend backend = Backend::cpu);
 
 }  // namespace l2o

@@ -1,5 +1,6 @@
 // The process's CUDA context for the kernels: one stream, one cuBLAS handle bound to it, and
-// RAII device buffers. Only included from .cu files.
+// RAII device buffers. Needs the CUDA headers: included from .cu files and from host code that is
+// built only with the CUDA backend (bench_ops_cuda, test/gpu/cuda).
 #pragma once
 #include <cstddef>
 #include <cstdint>

@@ -1,5 +1,6 @@
-// Coordinatewise LSTM optimizer ops on a block of n coordinates. The CPU versions are the
-// reference; CUDA twins take the same arguments.
+// Coordinatewise LSTM optimizer ops on a block of n coordinates: the building blocks of the CPU
+// backend's L2O-DM (learners/l2o_dm.cpp). They have no CUDA twins: the CUDA backend runs the fused
+// whole-step ops of l2o_dm_fused.h instead, which are tested against this path.
 //
 // Layout: every per-coordinate array is feature-major, feature f of coordinate i at [f * n + i]
 // (a (features, n) row-major matrix). The elementwise work then runs over n contiguous

@@ -119,7 +119,8 @@ class Adagrad : public UpdateRule {
     if (!tf_ && eps_ != kAdagradEps) s += ",eps=" + fmt(eps_);
     return s + ")";
   }
-  void reset(int64_t n) override { sum_.assign(static_cast<size_t>(n), tf_ ? kAdagradTfInitAcc : 0.0f); }
+  void reset(int64_t n) override { sum_.assign(static_cast<size_t>(n), hand_optimizer_initial_state(name_type())); }
+  std::string name_type() const { return with_form("adagrad", tf_); }
   void update(const float* g, float* u) override {
     const int64_t n = static_cast<int64_t>(sum_.size());
     if (tf_)
@@ -143,7 +144,8 @@ class Rmsprop : public UpdateRule {
     if (eps_ != (tf_ ? kRmspropTfEps : kRmspropEps)) s += ",eps=" + fmt(eps_);
     return s + ")";
   }
-  void reset(int64_t n) override { sq_.assign(static_cast<size_t>(n), tf_ ? kRmspropTfInitMs : 0.0f); }
+  void reset(int64_t n) override { sq_.assign(static_cast<size_t>(n), hand_optimizer_initial_state(name_type())); }
+  std::string name_type() const { return with_form("rmsprop", tf_); }
   void update(const float* g, float* u) override {
     const int64_t n = static_cast<int64_t>(sq_.size());
     if (tf_)
@@ -173,38 +175,60 @@ double default_lr(const std::string& type) {
   unknown_type(type);
 }
 
-std::unique_ptr<UpdateRule> make_hand_optimizer(const HandOptimizerConfig& cfg) {
+HandOptimizerParams resolve_hand_optimizer(const HandOptimizerConfig& cfg) {
   const std::string& t = cfg.type;
   bool known = false;
   for (const auto& n : hand_optimizer_names()) known = known || n == t;
   if (!known) unknown_type(t);
   require(std::isfinite(cfg.lr) && cfg.lr > 0.0, t, "lr", cfg.lr, "> 0");
-  const float lr = static_cast<float>(cfg.lr);
-
-  if (t == "sgd") return std::make_unique<Sgd>(lr);
+  HandOptimizerParams p;
+  p.type = t;
+  p.lr = static_cast<float>(cfg.lr);
+  // Only the hyperparameters a rule uses are checked.
   if (t == "momentum" || t == "nag") {
     check_unit_interval(t, "momentum", cfg.momentum);
-    return std::make_unique<Momentum>(lr, static_cast<float>(cfg.momentum), t == "nag");
-  }
-  if (t == "adam" || t == "adam_torch") {
+    p.momentum = static_cast<float>(cfg.momentum);
+  } else if (t == "adam" || t == "adam_torch") {
     check_unit_interval(t, "beta1", cfg.beta1);
     check_unit_interval(t, "beta2", cfg.beta2);
-    return std::make_unique<Adam>(lr, static_cast<float>(cfg.beta1), static_cast<float>(cfg.beta2),
-                                  resolve_eps(t, cfg.eps, kAdamEps), t == "adam");
-  }
-  if (t == "adagrad") {
+    p.beta1 = static_cast<float>(cfg.beta1);
+    p.beta2 = static_cast<float>(cfg.beta2);
+    p.eps = resolve_eps(t, cfg.eps, kAdamEps);
+  } else if (t == "adagrad") {
     require(cfg.eps == -1.0, t, "eps", cfg.eps, "-1: TensorFlow's Adagrad has no epsilon; adagrad_torch has one");
-    return std::make_unique<Adagrad>(lr, 0.0f, true);
+  } else if (t == "adagrad_torch") {
+    p.eps = resolve_eps(t, cfg.eps, kAdagradEps);
+  } else if (t == "rmsprop" || t == "rmsprop_torch") {
+    const bool tf = t == "rmsprop";
+    p.alpha = tf ? kRmspropTfDecay : kRmspropAlpha;
+    if (cfg.alpha != -1.0) {
+      check_unit_interval(t, "alpha", cfg.alpha);
+      p.alpha = static_cast<float>(cfg.alpha);
+    }
+    p.eps = resolve_eps(t, cfg.eps, tf ? kRmspropTfEps : kRmspropEps);
   }
-  if (t == "adagrad_torch") return std::make_unique<Adagrad>(lr, resolve_eps(t, cfg.eps, kAdagradEps), false);
-  // rmsprop, rmsprop_torch
-  const bool tf = t == "rmsprop";
-  float alpha = tf ? kRmspropTfDecay : kRmspropAlpha;
-  if (cfg.alpha != -1.0) {
-    check_unit_interval(t, "alpha", cfg.alpha);
-    alpha = static_cast<float>(cfg.alpha);
-  }
-  return std::make_unique<Rmsprop>(lr, alpha, resolve_eps(t, cfg.eps, tf ? kRmspropTfEps : kRmspropEps), tf);
+  return p;
+}
+
+float hand_optimizer_initial_state(const std::string& type) {
+  if (type == "adagrad") return kAdagradTfInitAcc;
+  if (type == "rmsprop") return kRmspropTfInitMs;
+  return 0.0f;
+}
+
+std::unique_ptr<UpdateRule> make_hand_optimizer(const HandOptimizerConfig& cfg) {
+  const HandOptimizerParams p = resolve_hand_optimizer(cfg);
+  const std::string& t = p.type;
+  if (t == "sgd") return std::make_unique<Sgd>(p.lr);
+  if (t == "momentum" || t == "nag") return std::make_unique<Momentum>(p.lr, p.momentum, t == "nag");
+  if (t == "adam" || t == "adam_torch") return std::make_unique<Adam>(p.lr, p.beta1, p.beta2, p.eps, t == "adam");
+  if (t == "adagrad" || t == "adagrad_torch") return std::make_unique<Adagrad>(p.lr, p.eps, t == "adagrad");
+  return std::make_unique<Rmsprop>(p.lr, p.alpha, p.eps, t == "rmsprop");
+}
+
+std::unique_ptr<UpdateRule> make_hand_optimizer(const HandOptimizerConfig& cfg, Backend backend) {
+  if (backend == Backend::cuda) return make_hand_optimizer_cuda(cfg);
+  return make_hand_optimizer(cfg);
 }
 
 }  // namespace l2o

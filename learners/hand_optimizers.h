@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/backend.h"
 #include "learners/update_rule.h"
 
 namespace l2o {
@@ -22,8 +23,24 @@ struct HandOptimizerConfig {
   double alpha = -1;    // rmsprop smoothing (TF's decay): in [0, 1), or -1 for the default (0.9; torch 0.99)
 };
 
+// A config with its defaults filled in and its ranges checked: what the CPU rules and their CUDA
+// twins run. Throws l2o::InputError for an unknown type or an out-of-range hyperparameter.
+struct HandOptimizerParams {
+  std::string type;
+  float lr = 0, momentum = 0, beta1 = 0, beta2 = 0, eps = 0, alpha = 0;
+};
+HandOptimizerParams resolve_hand_optimizer(const HandOptimizerConfig& cfg);
+
+// The per-coordinate state a rule starts from: TF's Adagrad accumulator 0.1, TF's RMSProp ms 1.0,
+// 0 otherwise (Adam's moments, momentum buffers, PyTorch's accumulators).
+float hand_optimizer_initial_state(const std::string& type);
+
 // Throws l2o::InputError for an unknown type or an out-of-range hyperparameter.
 std::unique_ptr<UpdateRule> make_hand_optimizer(const HandOptimizerConfig& cfg);
+// On the CUDA backend the rule's state and arithmetic live on the device (the _cuda twins of
+// kernels/optim.h); g and u cross to it each step. Without CUDA that is an InputError.
+std::unique_ptr<UpdateRule> make_hand_optimizer(const HandOptimizerConfig& cfg, Backend backend);
+std::unique_ptr<UpdateRule> make_hand_optimizer_cuda(const HandOptimizerConfig& cfg);
 
 // {"sgd", "momentum", "nag", "adam", "adagrad", "rmsprop", "adam_torch", "adagrad_torch", "rmsprop_torch"}
 const std::vector<std::string>& hand_optimizer_names();

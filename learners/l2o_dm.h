@@ -2,6 +2,14 @@
 // applied to every coordinate (REFERENCE.md section 1). Coordinates are processed in fixed-size
 // blocks, in parallel; per-block weight-gradient partials are summed in block order, so dphi is
 // bit-identical whatever the thread count.
+//
+// Three implementations of the same learner, and what each is for:
+// - this class (with the kernels/lstm.h ops): the CPU backend, what l2o_train runs on the CPU;
+//   checked against finite differences in double;
+// - the fused CPU twins (kernels/l2o_dm_fused_cpu.cpp): the oracle for the CUDA kernels, run by
+//   the GPU tests; themselves tested against this class;
+// - the fused CUDA kernels (kernels/l2o_dm_fused.cu, wrapped by learners/l2o_dm_cuda.cu): the
+//   CUDA backend.
 #pragma once
 #include "kernels/l2o_dm_fused.h"
 #include "learners/learner.h"

@@ -105,7 +105,7 @@ static int run(int argc, char** argv) {
       if (!grid.empty() && !learned) {  // pick the lr on selection seeds, never on the reported ones
         double best_loss = INFINITY;
         for (double x : grid) {
-          NamedRule cand = make_update_rule(optimizers[k], x);
+          NamedRule cand = make_update_rule(optimizers[k], x, rule_backend);
           const EvalSummary s = summarize(evaluate(*cand.rule, cand.label, problems[p], configs[p], steps,
                                                    selection_seeds, backends[p]));
           std::fprintf(stderr, "  lr grid: %-22s %-12s mean final loss %.4g on selection seeds\n",
