@@ -1,5 +1,7 @@
 #include "engine/run_spec.h"
 
+#include <cstdio>
+
 #include "engine/spec_reader.h"
 #include "kernels/common.h"
 #include "engine/learner_io.h"
@@ -32,6 +34,22 @@ ProblemConfig parse_problem(SpecNode node, std::string* name) {
   c.init_std = node.number("init_std", c.init_std, 0.0, 10.0);
   node.finish();
   return c;
+}
+
+std::string spec_digest(const nlohmann::json& resolved) {
+  nlohmann::json j = resolved;
+  if (j.is_object()) {
+    j.erase("git_commit");
+    j.erase("ran_on");
+  }
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (unsigned char c : j.dump()) {
+    h ^= c;
+    h *= 0x100000001b3ull;
+  }
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
 }
 
 static MetaOptimizerSpec parse_meta_optimizer(SpecNode m) {
@@ -70,6 +88,7 @@ RunSpec parse_run_spec(const std::string& text, const std::string& origin, const
   s.resolved = parse_json_text(text, origin);
   if (!s.resolved.is_object()) throw InputError(origin + ": the spec must be a JSON object");
   for (const auto& o : overrides) apply_override(s.resolved, o);
+  s.given = s.resolved;
   SpecNode root(s.resolved);
   s.seed = static_cast<uint64_t>(root.integer("seed", 0, 0, INT64_MAX));
   s.backend = root.choice("backend", "cpu", {"cpu", "cuda", "auto"});

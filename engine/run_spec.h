@@ -41,6 +41,7 @@ struct CurriculumSpec {
 
 struct RunSpec {
   nlohmann::json resolved;     // the whole spec with every default filled in
+  nlohmann::json given;        // the spec as read (after --set), before defaults: for a resumed run, spec.json
   uint64_t seed = 0;
   std::string backend = "cpu";
   ProblemConfig problem;
@@ -63,6 +64,12 @@ struct RunSpec {
 // Parses spec text (origin = file name for messages) after applying `--set` overrides.
 // Throws InputError naming the JSON path of any problem.
 RunSpec parse_run_spec(const std::string& text, const std::string& origin, const std::vector<std::string>& overrides);
+
+// A digest (64-bit FNV-1a, hex) of a spec's JSON without its informational keys (git_commit,
+// ran_on). The training state records the digest of what spec.json holds (a new run's `resolved`,
+// a resumed run's `given`), so a resume refuses an edited spec.json or another run's state, while
+// defaults added by later engines do not change it.
+std::string spec_digest(const nlohmann::json& resolved);
 
 // The problem object of a spec: {"type": "mlp_orig"} or a full description.
 ProblemConfig parse_problem(class SpecNode node, std::string* name);

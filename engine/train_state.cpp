@@ -1,6 +1,9 @@
 #include "engine/train_state.h"
 
+#include <cerrno>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 
 #include "engine/atomic_file.h"
@@ -35,11 +38,27 @@ void save_state(const std::string& path, const TrainState& s) {
                 {"metrics_lines", std::to_string(s.metrics_lines)},
                 {"validations", std::to_string(s.validations)},
                 {"best_score", fmt_double(s.best_score)},
-                {"best_epoch", std::to_string(s.best_epoch)}};
+                {"best_epoch", std::to_string(s.best_epoch)},
+                {"spec_digest", s.spec_digest}};
   save_safetensors(path, f);
 }
 
-TrainState load_state(const std::string& path, int64_t n) {
+namespace {
+
+// The whole string must be a decimal integer in [lo, hi] ("2junk", "", "1e3" are refused).
+int64_t strict_int(const std::string& path, const std::string& key, const std::string& v, int64_t lo, int64_t hi) {
+  errno = 0;
+  char* end = nullptr;
+  const long long x = std::strtoll(v.c_str(), &end, 10);
+  if (v.empty() || *end != '\0' || errno == ERANGE || x < lo || x > hi)
+    throw InputError(path + ": training state has a bad \"" + key + "\" (" + v.substr(0, 40) + "); expected an integer in [" +
+                     std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  return x;
+}
+
+}  // namespace
+
+TrainState load_state(const std::string& path, int64_t n, const std::string& spec_digest) {
   SafetensorsFile f = load_safetensors(path);
   auto meta = [&](const std::string& k) -> const std::string& {
     auto it = f.metadata.find(k);
@@ -48,11 +67,23 @@ TrainState load_state(const std::string& path, int64_t n) {
   };
   if (meta("format") != "l2o-engine training state") throw InputError(path + ": not an l2o-engine training state");
   TrainState s;
+  auto it = f.metadata.find("spec_digest");
+  if (it == f.metadata.end()) {
+    std::fprintf(stderr, "warning: %s has no spec digest (an older engine wrote it): it cannot be checked against "
+                         "spec.json\n", path.c_str());
+  } else if (it->second != spec_digest) {
+    throw InputError(path + ": written for a different spec (digest " + it->second.substr(0, 40) +
+                     ", spec.json gives " + spec_digest +
+                     "): spec.json was edited, or the state comes from another run; restore that spec or start anew");
+  }
+  s.spec_digest = spec_digest;
   auto vec = [&](const char* name) {
     const NamedTensor& t = f.get(name);
     if (static_cast<int64_t>(t.data.size()) != n)
       throw InputError(path + ": tensor \"" + name + "\" has " + std::to_string(t.data.size()) +
                        " values, the spec's learner has " + std::to_string(n));
+    for (float x : t.data)
+      if (!std::isfinite(x)) throw InputError(path + ": tensor \"" + name + "\" holds NaN or Inf");
     return t.data;
   };
   s.phi = vec("phi");
@@ -62,22 +93,26 @@ TrainState load_state(const std::string& path, int64_t n) {
   s.il_v = vec("il_v");
   for (const auto& t : f.tensors)
     if (t.name == "stage_best_phi") s.stage_best_phi = vec("stage_best_phi");
-  try {
-    s.epoch = std::stoll(meta("epoch"));
-    s.adam_step = std::stoll(meta("adam_step"));
-    s.il_step = std::stoll(meta("il_step"));
-    s.il_epochs = std::stoll(meta("il_epochs"));
-    s.stopped = meta("stopped") == "1";
-    s.meta_steps = std::stoll(meta("meta_steps"));
-    s.skipped = std::stoll(meta("skipped"));
-    s.consecutive_failures = std::stoll(meta("consecutive_failures"));
-    s.metrics_lines = std::stoll(meta("metrics_lines"));
-    s.validations = std::stoll(meta("validations"));
-    s.best_score = std::stod(meta("best_score"));
-    s.best_epoch = std::stoll(meta("best_epoch"));
-  } catch (const std::logic_error&) {
-    throw InputError(path + ": training state has a malformed number in its metadata");
-  }
+  constexpr int64_t kMax = INT64_MAX / 2;
+  s.epoch = strict_int(path, "epoch", meta("epoch"), 0, kMax);
+  s.adam_step = strict_int(path, "adam_step", meta("adam_step"), 0, kMax);
+  s.il_step = strict_int(path, "il_step", meta("il_step"), 0, kMax);
+  s.il_epochs = strict_int(path, "il_epochs", meta("il_epochs"), 0, s.epoch);
+  s.stopped = strict_int(path, "stopped", meta("stopped"), 0, 1) == 1;
+  s.meta_steps = strict_int(path, "meta_steps", meta("meta_steps"), 0, kMax);
+  s.skipped = strict_int(path, "skipped", meta("skipped"), 0, kMax);
+  s.consecutive_failures = strict_int(path, "consecutive_failures", meta("consecutive_failures"), 0, kMax);
+  s.metrics_lines = strict_int(path, "metrics_lines", meta("metrics_lines"), 0, kMax);
+  s.validations = strict_int(path, "validations", meta("validations"), 0, kMax);
+  s.best_epoch = strict_int(path, "best_epoch", meta("best_epoch"), -1, s.epoch);
+  const std::string& best = meta("best_score");
+  char* end = nullptr;
+  s.best_score = std::strtod(best.c_str(), &end);
+  // "inf" before any finite validation; never NaN, never -inf.
+  if (best.empty() || *end != '\0' || std::isnan(s.best_score) || s.best_score == -INFINITY ||
+      (s.best_epoch < 0) != std::isinf(s.best_score))
+    throw InputError(path + ": training state has a bad \"best_score\" (" + best.substr(0, 40) +
+                     ") for best_epoch " + std::to_string(s.best_epoch));
   s.curriculum = parse_json_text(meta("curriculum"), path + " metadata \"curriculum\"");
   return s;
 }
@@ -85,9 +120,12 @@ TrainState load_state(const std::string& path, int64_t n) {
 void truncate_metrics(const std::string& path, int64_t lines) {
   std::string text = std::filesystem::exists(path) ? read_file(path) : "";
   size_t pos = 0;
-  for (int64_t i = 0; i < lines && pos < text.size(); ++i) {
-    size_t nl = text.find('\n', pos);
-    pos = nl == std::string::npos ? text.size() : nl + 1;
+  for (int64_t i = 0; i < lines; ++i) {
+    const size_t nl = text.find('\n', pos);
+    if (nl == std::string::npos)
+      throw InputError(path + " has " + std::to_string(i) + " complete lines but the training state counts " +
+                       std::to_string(lines) + ": the run directory is inconsistent");
+    pos = nl + 1;
   }
   write_file_atomic(path, text.substr(0, pos));
 }

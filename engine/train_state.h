@@ -21,17 +21,21 @@ struct TrainState {
   int64_t best_epoch = -1;
   nlohmann::json curriculum;           // Curriculum::to_json(), or null
   bool stopped = false;                // the curriculum's stop criterion fired
+  std::string spec_digest;             // spec_digest() of the run's resolved spec ("" in older states)
 };
 
 // Exact round trip of a double through text (metadata values are strings).
 std::string fmt_double(double v);
 
 void save_state(const std::string& path, const TrainState& s);
-// Throws InputError naming the file for a missing, malformed or mismatched (n parameters) state.
-TrainState load_state(const std::string& path, int64_t n);
+// Throws InputError naming the file for a missing, malformed or mismatched state: n parameters,
+// a metadata number that does not parse whole or is out of range, non-finite weights, or a spec
+// digest other than `spec_digest` (spec.json edited, or the state copied from another run). A
+// state without a digest (older engines) is accepted with a warning on stderr.
+TrainState load_state(const std::string& path, int64_t n, const std::string& spec_digest);
 
 // Keeps the first `lines` lines of metrics.jsonl: what a resumed run logged past its last
-// checkpoint is logged again.
+// checkpoint is logged again. Throws InputError if the file has fewer lines than that.
 void truncate_metrics(const std::string& path, int64_t lines);
 
 }  // namespace l2o

@@ -13,6 +13,7 @@
 #include "engine/meta_step.h"
 #include "engine/numerics.h"
 #include "engine/progress.h"
+#include "engine/run_lock.h"
 #include "engine/train_state.h"
 #include "learners/hand_optimizers.h"
 
@@ -92,6 +93,7 @@ class Run {
   std::unique_ptr<LearnerT<float>> learner_, valid_learner_;
   std::unique_ptr<OptimizeeT<float>> optimizee_;
   std::vector<std::unique_ptr<UpdateRule>> teachers_;
+  std::unique_ptr<RunDirLock> lock_;  // held for the life of the run
   TrainState st_;
   std::unique_ptr<Curriculum> cur_;
   std::unique_ptr<MetaStep> meta_step_;
@@ -116,14 +118,20 @@ Run::Run(const RunSpec& spec, const TrainerOptions& opt)
 void Run::start_or_resume() {
   namespace fs = std::filesystem;
   const int64_t p = learner_->num_params();
+  const std::string digest = spec_digest(opt_.resume ? spec_.given : spec_.resolved);  // what spec.json holds
   if (opt_.resume) {
     if (!fs::exists(state_path_))
       throw InputError(opt_.run_dir + ": no training state to resume (" + state_path_ + " missing)");
-    st_ = load_state(state_path_, p);
+    lock_ = std::make_unique<RunDirLock>(opt_.run_dir);
+    st_ = load_state(state_path_, p, digest);
     truncate_metrics(metrics_, st_.metrics_lines);
   } else {
     // The first write: the learner, the optimizee (its data) and the teachers are built by now.
     fs::create_directories(ck_);
+    lock_ = std::make_unique<RunDirLock>(opt_.run_dir);
+    if (fs::exists(state_path_))  // another process finished its first checkpoint before we got the lock
+      throw InputError(opt_.run_dir + " already holds a run: continue it with --resume " + opt_.run_dir);
+    st_.spec_digest = digest;
     write_file_atomic(opt_.run_dir + "/spec.json", spec_.resolved.dump(2) + "\n");
     st_.phi.resize(p);
     learner_->init_params(spec_.seed, st_.phi.data());
@@ -134,6 +142,9 @@ void Run::start_or_resume() {
     write_file_atomic(metrics_, "");
     save_learner(ck_ + "/init.safetensors", *learner_, st_.phi, spec_.learner, {{"epoch", "0"}});
   }
+  // Writes a kill interrupted left behind (nobody else writes here while we hold the lock).
+  remove_stale_temp_files(opt_.run_dir);
+  remove_stale_temp_files(ck_);
   if (spec_.curriculum.enabled)
     cur_ = std::make_unique<Curriculum>(st_.curriculum.is_null()
                                             ? Curriculum(spec_.curriculum.config)

@@ -7,6 +7,9 @@
 
 #include "engine/atomic_file.h"
 #include "engine/run_spec.h"
+#include "engine/train_state.h"
+#include "engine/safetensors.h"
+#include "engine/run_lock.h"
 #include "engine/segment.h"
 #include "engine/trainer.h"
 #include "learners/l2o_dm.h"
@@ -153,6 +156,12 @@ TEST_CASE("meta-training on the quadratic improves the validation score markedly
   fs::remove_all(dir);
 }
 
+namespace {
+RunSpec spec_of(const std::string& run_dir) {
+  return parse_run_spec(read_file(run_dir + "/spec.json"), run_dir + "/spec.json", {});
+}
+}  // namespace
+
 TEST_CASE("a run stopped and resumed ends with the same weights as an uninterrupted run", "[trainer]") {
   const std::string a = temp_dir("full"), b = temp_dir("resumed");
   RunSpec spec = parse_run_spec(kQuadSpec, "test", {});
@@ -169,7 +178,7 @@ TEST_CASE("a run stopped and resumed ends with the same weights as an uninterrup
   TrainerOptions resume;
   resume.run_dir = b;
   resume.resume = true;
-  TrainSummary sb = train(spec, resume);
+  TrainSummary sb = train(spec_of(b), resume);  // as l2o_train --resume: the run's own spec.json
   REQUIRE(sb.epochs_done == 6);
   REQUIRE(sa.phi == sb.phi);  // bit-identical
   REQUIRE(sa.best_epoch == sb.best_epoch);
@@ -188,6 +197,87 @@ TEST_CASE("resume errors name the problem", "[trainer]") {
   opt.run_dir = temp_dir("nothing");
   opt.resume = true;
   REQUIRE_THROWS_WITH(train(spec, opt), Catch::Contains("no training state to resume"));
+}
+
+TEST_CASE("resume refuses a state it cannot trust, naming the file", "[trainer][reliability]") {
+  const std::string dir = temp_dir("trust"), other = temp_dir("trust_other");
+  TrainerOptions part;
+  part.stop_after_epochs = 2;
+  part.run_dir = dir;
+  train(parse_run_spec(kQuadSpec, "test", {}), part);
+  part.run_dir = other;
+  train(parse_run_spec(kQuadSpec, "test", {"seed=5"}), part);
+  const std::string state = dir + "/checkpoints/state.safetensors";
+  const std::string pristine = read_file(state), spec_text = read_file(dir + "/spec.json");
+  TrainerOptions resume;
+  resume.run_dir = dir;
+  resume.resume = true;
+  auto resume_error = [&]() -> std::string {
+    try {
+      train(spec_of(dir), resume);
+    } catch (const InputError& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+
+  // spec.json edited by hand (another seed): the state was written for a different spec.
+  nlohmann::json edited = nlohmann::json::parse(spec_text);
+  edited["seed"] = 1;
+  write_file_atomic(dir + "/spec.json", edited.dump(2));
+  REQUIRE_THAT(resume_error(), Catch::Contains(state) && Catch::Contains("written for a different spec"));
+  write_file_atomic(dir + "/spec.json", spec_text);
+
+  // A state copied from another run.
+  write_file_atomic(state, read_file(other + "/checkpoints/state.safetensors"));
+  REQUIRE_THAT(resume_error(), Catch::Contains("different spec"));
+
+  // Corrupt metadata numbers: each is refused with the key named.
+  struct Bad {
+    const char* key;
+    const char* value;
+  };
+  for (Bad b : {Bad{"epoch", "-3"}, Bad{"epoch", "2junk"}, Bad{"metrics_lines", "-1"}, Bad{"best_score", "nan"},
+                Bad{"stopped", "yes"}, Bad{"validations", ""}}) {
+    INFO(b.key << " = \"" << b.value << "\"");
+    SafetensorsFile f = decode_safetensors(pristine, state);
+    f.metadata[b.key] = b.value;
+    save_safetensors(state, f);
+    REQUIRE_THAT(resume_error(), Catch::Contains(state) && Catch::Contains(std::string("\"") + b.key + "\""));
+  }
+  // A state that counts more metrics lines than the file holds.
+  SafetensorsFile f = decode_safetensors(pristine, state);
+  f.metadata["metrics_lines"] = "999";
+  save_safetensors(state, f);
+  REQUIRE_THAT(resume_error(), Catch::Contains("metrics.jsonl has") && Catch::Contains("counts 999"));
+
+  // The pristine state resumes, and removes the temp files interrupted writes left.
+  write_file_atomic(state, pristine);
+  write_file_atomic(dir + "/checkpoints/latest.safetensors.tmp.4242", "partial");
+  write_file_atomic(dir + "/metrics.jsonl.tmp.77", "partial");
+  REQUIRE(resume_error() == "no error");
+  REQUIRE_FALSE(fs::exists(dir + "/checkpoints/latest.safetensors.tmp.4242"));
+  REQUIRE_FALSE(fs::exists(dir + "/metrics.jsonl.tmp.77"));
+  fs::remove_all(dir);
+  fs::remove_all(other);
+}
+
+TEST_CASE("one writer per run directory: a second run on a locked directory is refused", "[trainer][reliability]") {
+  const std::string dir = temp_dir("locked");
+  fs::create_directories(dir);
+  {
+    RunDirLock held(dir);  // as another l2o_train would hold it
+    TrainerOptions opt;
+    opt.run_dir = dir;
+    REQUIRE_THROWS_WITH(train(parse_run_spec(kQuadSpec, "test", {}), opt),
+                        Catch::Contains(dir + " is in use by another l2o_train") && Catch::Contains("pid"));
+    REQUIRE_FALSE(fs::exists(dir + "/spec.json"));  // nothing written
+  }
+  TrainerOptions opt;  // released: the run proceeds
+  opt.run_dir = dir;
+  opt.stop_after_epochs = 1;
+  REQUIRE(train(parse_run_spec(kQuadSpec, "test", {}), opt).epochs_done == 1);
+  fs::remove_all(dir);
 }
 
 TEST_CASE("learner checkpoints refuse non-finite weights and reject corrupt files", "[trainer]") {
@@ -244,7 +334,7 @@ TEST_CASE("curriculum and imitation epochs run, log their decisions and resume b
   TrainerOptions resume;
   resume.run_dir = b;
   resume.resume = true;
-  TrainSummary sb = train(spec, resume);
+  TrainSummary sb = train(spec_of(b), resume);  // as l2o_train --resume: the run's own spec.json
   REQUIRE(sa.phi == sb.phi);
   REQUIRE(sa.epochs_done == sb.epochs_done);
   REQUIRE(sa.stopped_by_curriculum == sb.stopped_by_curriculum);
