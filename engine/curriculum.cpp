@@ -5,6 +5,7 @@
 #include <sstream>
 #include <utility>
 
+#include "engine/spec_reader.h"
 #include "kernels/common.h"
 
 namespace l2o {
@@ -40,7 +41,7 @@ double score_from_json(const nlohmann::json& j) {
     if (std::isfinite(v)) return v;
   }
   if (j.is_null() || (j.is_string() && j.get<std::string>() == "inf")) return kInf;
-  throw InputError("curriculum state: \"best\" must be a finite number or \"inf\", got " + j.dump());
+  throw InputError("curriculum state: \"best\" must be a finite number or \"inf\", got " + dump_clipped(j));
 }
 
 }  // namespace
@@ -60,6 +61,10 @@ Curriculum::Curriculum(CurriculumConfig cfg) : cfg_(std::move(cfg)), best_(kInf)
     if (cfg_.n_train[i] <= 0)
       throw InputError("curriculum: n_train[" + std::to_string(i) + "] must be positive, got " +
                        std::to_string(cfg_.n_train[i]));
+  for (size_t i = 1; i < cfg_.n_train.size(); ++i)
+    if (cfg_.n_train[i] <= cfg_.n_train[i - 1])
+      throw InputError("curriculum: n_train must increase from stage to stage, but n_train[" + std::to_string(i) +
+                       "] = " + std::to_string(cfg_.n_train[i]) + " follows " + std::to_string(cfg_.n_train[i - 1]));
   if (!cfg_.n_valid.empty()) {
     if (cfg_.n_valid.size() != cfg_.n_train.size())
       throw InputError("curriculum: n_valid has " + std::to_string(cfg_.n_valid.size()) +
@@ -204,12 +209,12 @@ nlohmann::json Curriculum::to_json() const {
 
 Curriculum Curriculum::from_json(const CurriculumConfig& cfg, const nlohmann::json& j) {
   Curriculum c(cfg);
-  if (!j.is_object()) throw InputError("curriculum state must be a JSON object, got " + j.dump());
+  if (!j.is_object()) throw InputError("curriculum state must be a JSON object, got " + dump_clipped(j));
   try {
     // Version 1 states were written by the consecutive-miss rule and hold no num_eval.
     const int version = j.at("version").get<int>();
     if (version != kStateVersion && !(version == 1 && cfg.rule == "consecutive"))
-      throw InputError("curriculum state: unsupported version " + j.at("version").dump() +
+      throw InputError("curriculum state: unsupported version " + dump_clipped(j.at("version")) +
                        (version == 1 ? " (written with the consecutive-miss rule: resume with curriculum.rule "
                                        "\"consecutive\")"
                                      : ""));

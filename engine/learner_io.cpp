@@ -11,8 +11,10 @@ namespace l2o {
 L2oDmConfig parse_learner_config(SpecNode node) {
   node.choice("type", "l2o_dm", {"l2o_dm"});
   L2oDmConfig c;
-  c.hidden = node.int_list("hidden", {20, 20}, 1, 4096);
+  // Limits (docs/reliability.md): the CUDA kernels take at most 32 units, the CPU learner 256.
+  c.hidden = node.int_list("hidden", {20, 20}, 1, 256);
   if (c.hidden.empty()) throw InputError(node.path() + ".hidden: needs at least one layer");
+  if (c.hidden.size() > 4) throw InputError(node.path() + ".hidden: at most 4 layers, got " + std::to_string(c.hidden.size()));
   const std::string pre = node.choice("preprocess", "log_and_sign", {"log_and_sign", "identity"});
   c.log_k = node.number("log_k", 5.0, 1e-6, 100.0);
   if (pre == "identity") c.log_k = 0;

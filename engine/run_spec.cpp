@@ -8,6 +8,11 @@
 
 namespace l2o {
 
+// Limits on sizes (docs/reliability.md): allocations follow from them.
+constexpr int64_t kMaxQuadraticValues = 100000000;  // W entries: 400 MB in float
+constexpr int64_t kMaxBatch = 65536;
+constexpr int64_t kMaxUnroll = 1000;
+
 ProblemConfig parse_problem(SpecNode node, std::string* name) {
   std::vector<std::string> types = problem_names();
   types.push_back("mlp");
@@ -17,6 +22,10 @@ ProblemConfig parse_problem(SpecNode node, std::string* name) {
   if (c.kind == "quadratic") {
     c.quad_count = node.integer("count", c.quad_count, 1, 1 << 20);
     c.quad_dims = node.integer("dims", c.quad_dims, 1, 4096);
+    if (c.quad_count * c.quad_dims * c.quad_dims > kMaxQuadraticValues)
+      throw InputError(node.path() + ": count x dims x dims = " +
+                       std::to_string(c.quad_count * c.quad_dims * c.quad_dims) + " matrix entries, more than the limit of " +
+                       std::to_string(kMaxQuadraticValues));
   } else {
     if (type == "mlp") {  // a custom MLP: the named ones fix their architecture
       c.hidden = node.int_list("hidden", c.hidden, 1, 1 << 16);
@@ -27,7 +36,7 @@ ProblemConfig parse_problem(SpecNode node, std::string* name) {
       c.relu_logits = node.boolean("relu_logits", c.relu_logits);  // the authors' ReLU on logits
       c.learned_trains_bn = node.boolean("learned_trains_bn", c.learned_trains_bn);
     }
-    c.batch_size = node.integer("batch_size", c.batch_size, 1, 1 << 20);
+    c.batch_size = node.integer("batch_size", c.batch_size, 1, kMaxBatch);
     c.data_dir = node.string("data_dir", c.data_dir);
     c.split = node.choice("split", c.split, {"train", "test"});
   }
@@ -103,7 +112,7 @@ RunSpec parse_run_spec(const std::string& text, const std::string& origin, const
   {
     SpecNode t = root.child("training");
     s.epochs = t.integer("epochs", s.epochs, 1, INT64_MAX);
-    s.unroll = t.integer("unroll", s.unroll, 1, 100000);
+    s.unroll = t.integer("unroll", s.unroll, 1, kMaxUnroll);
     s.n_train = t.integer("n_train", s.n_train, 1, INT64_MAX);
     require_multiple(t, "n_train", s.n_train, s.unroll);
     s.meta = parse_meta_optimizer(t.child("meta_optimizer"));
@@ -150,8 +159,10 @@ RunSpec parse_run_spec(const std::string& text, const std::string& origin, const
     cs.config.patience = c.integer("patience", cs.config.patience, 1, 1000000);
     cs.config.rule = c.choice("rule", cs.config.rule, {"authors", "consecutive"});
     cs.period = c.integer("period", cs.period, 1, INT64_MAX);
-    for (int64_t v : cs.config.n_train) require_multiple(c, "n_train", v, s.unroll);
-    Curriculum check(cs.config);  // validates lengths and values now
+    if (cs.enabled) {  // a disabled curriculum's defaults constrain nothing
+      for (int64_t v : cs.config.n_train) require_multiple(c, "n_train", v, s.unroll);
+      Curriculum check(cs.config);  // validates lengths and values now
+    }
     c.finish();
   }
   {

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/atomic_file.h"
+#include "engine/spec_reader.h"
 #include "kernels/common.h"
 
 namespace l2o {
@@ -32,11 +33,12 @@ uint64_t get_u64_le(const unsigned char* p) {
   throw InputError(origin + ": " + what);
 }
 
-std::string quote(const std::string& s) { return "\"" + s + "\""; }
+// Names and values come from the file: cut to kMaxEchoChars in messages.
+std::string quote(const std::string& s) { return "\"" + clip_text(s) + "\""; }
 
 // Reads a JSON value that must be a non-negative integer.
 uint64_t read_uint(const ojson& v, const std::string& origin, const std::string& what) {
-  if (!v.is_number_unsigned()) bad(origin, what + " must be a non-negative integer, got " + v.dump());
+  if (!v.is_number_unsigned()) bad(origin, what + " must be a non-negative integer, got " + dump_clipped(v));
   return v.get<uint64_t>();
 }
 
@@ -55,7 +57,7 @@ Entry parse_entry(const std::string& name, const ojson& info, uint64_t data_size
   }
   if (!info.contains("dtype") || !info["dtype"].is_string()) bad(origin, where + ": missing string \"dtype\"");
   const std::string dtype = info["dtype"].get<std::string>();
-  if (dtype != "F32") bad(origin, where + " has dtype " + dtype + "; only F32 is supported");
+  if (dtype != "F32") bad(origin, where + " has dtype " + clip_text(dtype) + "; only F32 is supported");
 
   if (!info.contains("shape") || !info["shape"].is_array()) bad(origin, where + ": missing array \"shape\"");
   Entry e;
@@ -73,7 +75,7 @@ Entry parse_entry(const std::string& name, const ojson& info, uint64_t data_size
   uint64_t nbytes = 0;
   overflow = overflow || __builtin_mul_overflow(count, uint64_t(4), &nbytes);
   if (zero) nbytes = 0;
-  else if (overflow) bad(origin, where + ": shape " + info["shape"].dump() + " is too large");
+  else if (overflow) bad(origin, where + ": shape " + dump_clipped(info["shape"]) + " is too large");
 
   const ojson& off = info.contains("data_offsets") ? info["data_offsets"] : ojson();
   if (!off.is_array() || off.size() != 2) bad(origin, where + ": \"data_offsets\" must be [begin, end]");
@@ -84,7 +86,7 @@ Entry parse_entry(const std::string& name, const ojson& info, uint64_t data_size
                     "] out of range for " + std::to_string(data_size) + " data bytes");
   }
   if (nbytes != e.end - e.begin) {
-    bad(origin, where + ": shape " + info["shape"].dump() + " needs " + std::to_string(nbytes) +
+    bad(origin, where + ": shape " + dump_clipped(info["shape"]) + " needs " + std::to_string(nbytes) +
                     " bytes but data_offsets span " + std::to_string(e.end - e.begin));
   }
   return e;
@@ -96,7 +98,9 @@ const NamedTensor& SafetensorsFile::get(const std::string& name) const {
   for (const auto& t : tensors)
     if (t.name == name) return t;
   std::string have;
-  for (const auto& t : tensors) have += (have.empty() ? "" : ", ") + t.name;
+  constexpr size_t kListed = 20;
+  for (size_t i = 0; i < tensors.size() && i < kListed; ++i) have += (have.empty() ? "" : ", ") + clip_text(tensors[i].name);
+  if (tensors.size() > kListed) have += " and " + std::to_string(tensors.size() - kListed) + " more";
   throw InputError("no tensor named " + quote(name) + " (have: " + (have.empty() ? "none" : have) + ")");
 }
 
@@ -149,12 +153,19 @@ SafetensorsFile decode_safetensors(const std::string& bytes, const std::string& 
     bad(origin, "header length " + std::to_string(n) + " exceeds the file size (" +
                     std::to_string(bytes.size()) + " bytes)");
   }
-  ojson header;
-  try {
-    header = ojson::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(n));
-  } catch (const nlohmann::json::parse_error& e) {
-    bad(origin, std::string("header is not valid JSON: ") + e.what());
+  if (n > kMaxSafetensorsHeader) {
+    bad(origin, "header length " + std::to_string(n) + " is over the " + std::to_string(kMaxSafetensorsHeader >> 20) +
+                    " MiB limit for a header");
   }
+  const std::string text = bytes.substr(8, n);
+  // The format pads with spaces; nlohmann would stop reading at a NUL and ignore the rest.
+  const size_t nul = text.find('\0');
+  if (nul != std::string::npos) {
+    bad(origin, "header has a NUL byte at offset " + std::to_string(nul) +
+                    " (the header is padded with spaces, not NUL bytes)");
+  }
+  // Size, depth and duplicate keys are checked there; messages start "<origin> header: ".
+  const ojson header = parse_json_text_ordered(text, origin + " header", kMaxSafetensorsHeader);
   if (!header.is_object()) bad(origin, "header is not a JSON object");
 
   const uint64_t data_begin = 8 + n;

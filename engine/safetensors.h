@@ -26,8 +26,12 @@ struct SafetensorsFile {
 // inconsistent input (shape vs data size, duplicate or empty names).
 std::string encode_safetensors(const SafetensorsFile& file);
 
-// Validates the whole file; every problem is an InputError starting with `origin`.
-// NaN/Inf values are accepted: the caller decides whether they matter.
+// Largest header decode accepts; ours are about 1 KB.
+constexpr uint64_t kMaxSafetensorsHeader = uint64_t(1) << 20;
+
+// Validates the whole file; every problem is an InputError starting with `origin`: a header
+// over kMaxSafetensorsHeader, padded with NUL, nested deeper than kMaxJsonDepth or holding a
+// duplicate key is rejected. NaN/Inf values are accepted: the caller decides whether they matter.
 SafetensorsFile decode_safetensors(const std::string& bytes, const std::string& origin);
 
 void save_safetensors(const std::string& path, const SafetensorsFile& file);  // atomic replace

@@ -13,7 +13,8 @@ using nlohmann::json;
 
 namespace {
 
-std::string quote(const std::string& s) { return "\"" + s + "\""; }
+// Keys and values come from untrusted text: quoted ones are cut to kMaxEchoChars.
+std::string quote(const std::string& s) { return "\"" + clip_text(s) + "\""; }
 
 // Shortest %g form that reads back exactly, so messages show what the user wrote.
 std::string fmt_number(double x) {
@@ -35,9 +36,47 @@ std::string fmt_int(int64_t x, bool is_bound) {
 // "string \"abc\"", "number 1.5", "null"; long values are cut so messages stay one line.
 std::string describe(const json& v) {
   if (v.is_null()) return "null";
-  std::string d = v.dump();
-  if (d.size() > 60) d = d.substr(0, 57) + "...";
-  return std::string(v.type_name()) + " " + d;
+  return std::string(v.type_name()) + " " + dump_clipped(v, 60);
+}
+
+template <class J>
+void dump_into(const J& v, std::string& out, size_t limit, int depth) {
+  constexpr auto replace = J::error_handler_t::replace;  // a cut may split a UTF-8 sequence
+  if (out.size() > limit) return;
+  if (depth > kMaxJsonDepth) {
+    out += "...";
+  } else if (v.is_object()) {
+    out += '{';
+    for (auto it = v.begin(); it != v.end() && out.size() <= limit; ++it) {
+      if (it != v.begin()) out += ',';
+      out += J(clip_text(it.key(), limit)).dump(-1, ' ', false, replace) + ':';
+      dump_into(it.value(), out, limit, depth + 1);
+    }
+    out += '}';
+  } else if (v.is_array()) {
+    out += '[';
+    for (auto it = v.begin(); it != v.end() && out.size() <= limit; ++it) {
+      if (it != v.begin()) out += ',';
+      dump_into(*it, out, limit, depth + 1);
+    }
+    out += ']';
+  } else if (v.is_string()) {
+    out += J(clip_text(v.template get_ref<const std::string&>(), limit)).dump(-1, ' ', false, replace);
+  } else {
+    out += v.dump();
+  }
+}
+
+std::string line_col(const char* text, size_t pos) {
+  size_t line = 1, line_start = 0;
+  for (size_t i = 0; i < pos; ++i)
+    if (text[i] == '\n') ++line, line_start = i + 1;
+  return "line " + std::to_string(line) + ", column " + std::to_string(pos - line_start + 1);
+}
+
+std::string fmt_bytes(size_t n) {
+  if (n >= (size_t(1) << 20) && n % (size_t(1) << 20) == 0) return std::to_string(n >> 20) + " MiB";
+  return std::to_string(n) + " bytes";
 }
 
 [[noreturn]] void type_error(const std::string& where, const std::string& expected, const json& v) {
@@ -85,6 +124,7 @@ std::string closest(const std::string& key, const std::set<std::string>& candida
   std::string best;
   size_t best_d = 3;
   for (const auto& c : candidates) {
+    if (key.size() > c.size() + 2 || c.size() > key.size() + 2) continue;  // too far; skips the O(n*m) table
     const size_t d = edit_distance(key, c);
     if (d < best_d && d < key.size()) best = c, best_d = d;
   }
@@ -232,19 +272,69 @@ void SpecNode::finish() {
   for (auto it = j_->begin(); it != j_->end(); ++it)
     if (!seen.count(it.key())) unknown.push_back(it.key());
   if (unknown.empty()) return;
-  std::string msg = key_path(unknown[0]) + ": unknown key";
+  std::string msg = path_ + "." + clip_text(unknown[0]) + ": unknown key";
   const std::string hint = closest(unknown[0], seen);
   if (!hint.empty()) msg += " (did you mean " + quote(hint) + "?)";
   if (unknown.size() > 1) {
+    constexpr size_t kListed = 10;
     msg += "; also unknown:";
-    for (size_t i = 1; i < unknown.size(); ++i) msg += (i > 1 ? ", " : " ") + quote(unknown[i]);
+    for (size_t i = 1; i < unknown.size() && i <= kListed; ++i) msg += (i > 1 ? ", " : " ") + quote(unknown[i]);
+    if (unknown.size() > kListed + 1) msg += " and " + std::to_string(unknown.size() - kListed - 1) + " more";
   }
   throw InputError(msg);
 }
 
 // ---------------------------------------------------------------------------------------
-json parse_json_text(const std::string& text, const std::string& origin) {
-  // nlohmann silently keeps the last of duplicate keys; a strict spec must reject them.
+std::string clip_text(const std::string& s, size_t max) {
+  if (s.size() <= max) return s;
+  size_t cut = max > 3 ? max - 3 : 0;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;  // not inside a UTF-8 sequence
+  return s.substr(0, cut) + "...";
+}
+
+std::string dump_clipped(const json& v, size_t max) {
+  std::string out;
+  dump_into(v, out, max, 0);
+  return clip_text(out, max);
+}
+
+std::string dump_clipped(const nlohmann::ordered_json& v, size_t max) {
+  std::string out;
+  dump_into(v, out, max, 0);
+  return clip_text(out, max);
+}
+
+void check_json_limits(const char* text, size_t size, const std::string& origin, size_t max_bytes, int max_depth) {
+  if (size > max_bytes)
+    throw InputError(origin + ": JSON text is " + std::to_string(size) + " bytes, over the " + fmt_bytes(max_bytes) +
+                     " limit");
+  int depth = 0;
+  bool in_string = false, escaped = false;
+  for (size_t i = 0; i < size; ++i) {
+    const char c = text[i];
+    if (c == '\0') throw InputError(origin + ": invalid JSON at " + line_col(text, i) + ": NUL byte");
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max_depth)
+        throw InputError(origin + ": JSON nested deeper than " + std::to_string(max_depth) + " levels at " +
+                         line_col(text, i));
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;  // mismatched brackets are left to the parser
+    }
+  }
+}
+
+namespace {
+
+template <class J>
+J parse_strict(const std::string& text, const std::string& origin, size_t max_bytes) {
+  check_json_limits(text.data(), text.size(), origin, max_bytes);
+  // nlohmann silently keeps one of duplicate keys; a strict reader must reject them.
   // The callback tracks the open containers to name the object holding the duplicate.
   struct Frame {
     bool object;
@@ -256,53 +346,62 @@ json parse_json_text(const std::string& text, const std::string& origin) {
   auto where = [&]() {
     std::string p = "$";
     for (size_t i = 0; i + 1 < stack.size(); ++i)
-      p += stack[i].object ? "." + stack[i].key : "[" + std::to_string(stack[i].index) + "]";
-    return p;
+      p += stack[i].object ? "." + clip_text(stack[i].key) : "[" + std::to_string(stack[i].index) + "]";
+    return clip_text(p, 4 * kMaxEchoChars);
   };
   auto element_done = [&]() {
     if (!stack.empty() && !stack.back().object) ++stack.back().index;
   };
-  json::parser_callback_t cb = [&](int, json::parse_event_t ev, json& parsed) {
+  using Event = typename J::parse_event_t;
+  typename J::parser_callback_t cb = [&](int, Event ev, J& parsed) {
     switch (ev) {
-      case json::parse_event_t::object_start: stack.push_back({true, {}, {}, 0}); break;
-      case json::parse_event_t::array_start: stack.push_back({false, {}, {}, 0}); break;
-      case json::parse_event_t::key: {
+      case Event::object_start: stack.push_back({true, {}, {}, 0}); break;
+      case Event::array_start: stack.push_back({false, {}, {}, 0}); break;
+      case Event::key: {
         Frame& f = stack.back();
-        f.key = parsed.get<std::string>();
+        f.key = parsed.template get<std::string>();
         if (!f.keys.insert(f.key).second)
           throw InputError(origin + ": duplicate key " + quote(f.key) + " in " + where());
         break;
       }
-      case json::parse_event_t::object_end:
-      case json::parse_event_t::array_end:
+      case Event::object_end:
+      case Event::array_end:
         stack.pop_back();
         element_done();
         break;
-      case json::parse_event_t::value: element_done(); break;
+      case Event::value: element_done(); break;
     }
     return true;
   };
   try {
-    return json::parse(text, cb);
-  } catch (const json::parse_error& e) {
+    return J::parse(text, cb);
+  } catch (const nlohmann::json::parse_error& e) {
     // e.byte is 1-based and points at the offending character.
     const size_t pos = std::min(e.byte == 0 ? 0 : e.byte - 1, text.size());
-    size_t line = 1, line_start = 0;
-    for (size_t i = 0; i < pos; ++i)
-      if (text[i] == '\n') ++line, line_start = i + 1;
     std::string what = e.what();
     const size_t p = what.find(": ", what.find("parse error"));
     if (p != std::string::npos) what = what.substr(p + 2);
-    throw InputError(origin + ": invalid JSON at line " + std::to_string(line) + ", column " +
-                     std::to_string(pos - line_start + 1) + ": " + what);
+    throw InputError(origin + ": invalid JSON at " + line_col(text.data(), pos) + ": " +
+                     clip_text(what, 2 * kMaxEchoChars));
   }
 }
 
+}  // namespace
+
+json parse_json_text(const std::string& text, const std::string& origin, size_t max_bytes) {
+  return parse_strict<json>(text, origin, max_bytes);
+}
+
+nlohmann::ordered_json parse_json_text_ordered(const std::string& text, const std::string& origin, size_t max_bytes) {
+  return parse_strict<nlohmann::ordered_json>(text, origin, max_bytes);
+}
+
 void apply_override(json& j, const std::string& assignment) {
-  const std::string flag = "--set " + assignment;
+  const std::string flag = "--set " + clip_text(assignment);
   const size_t eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0) throw InputError(flag + ": expected KEY=VALUE");
   const std::string key = assignment.substr(0, eq), text = assignment.substr(eq + 1);
+  check_json_limits(text.data(), text.size(), flag, kMaxSpecBytes);
   // JSON when it parses (numbers, booleans, null, arrays, objects, "quoted"), else a bare string.
   json value = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (value.is_discarded()) value = text;
@@ -314,6 +413,8 @@ void apply_override(json& j, const std::string& assignment) {
     if (parts.back().empty()) throw InputError(flag + ": empty component in key " + quote(key));
     if (dot == std::string::npos) break;
     start = dot + 1;
+    if (parts.size() >= size_t(kMaxJsonDepth))
+      throw InputError(flag + ": key has more than " + std::to_string(kMaxJsonDepth) + " components");
   }
   json* node = &j;
   std::string path = "$";
@@ -322,17 +423,17 @@ void apply_override(json& j, const std::string& assignment) {
     json* next = nullptr;
     if (node->is_array()) {
       const bool digits = std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
-      if (!digits) throw InputError(flag + ": " + path + " is an array; " + quote(part) + " is not an index");
+      if (!digits) throw InputError(flag + ": " + clip_text(path) + " is an array; " + quote(part) + " is not an index");
       const size_t idx = std::strtoull(part.c_str(), nullptr, 10);
       if (part.size() > 9 || idx >= node->size())
-        throw InputError(flag + ": index " + part + " is out of range for " + path + " (" +
+        throw InputError(flag + ": index " + clip_text(part) + " is out of range for " + clip_text(path) + " (" +
                          std::to_string(node->size()) + " elements)");
       next = &(*node)[idx];
       path += "[" + part + "]";
     } else {
       if (node->is_null()) *node = json::object();  // intermediate objects are created
       if (!node->is_object())
-        throw InputError(flag + ": " + path + " is " + describe(*node) + ", not an object");
+        throw InputError(flag + ": " + clip_text(path) + " is " + describe(*node) + ", not an object");
       next = &(*node)[part];
       path += "." + part;
     }

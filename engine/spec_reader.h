@@ -59,9 +59,30 @@ class SpecNode {
   std::shared_ptr<ReadKeys> read_;
 };
 
-// Parses spec text. A syntax error or a duplicate key is an InputError:
+// Limits on JSON the tools read. nlohmann's parser and dump() recurse per nesting level, so
+// the depth is checked by an iterative scan before any parse.
+constexpr size_t kMaxSpecBytes = size_t(4) << 20;  // specs, checkpoint metadata values
+constexpr int kMaxJsonDepth = 64;
+constexpr size_t kMaxEchoChars = 80;  // keys and values quoted in messages are cut to this
+
+// InputError "<origin>: ..." when `text` is over max_bytes, nested deeper than max_depth
+// (brackets outside strings) or holds a NUL byte (nlohmann stops reading at one).
+void check_json_limits(const char* text, size_t size, const std::string& origin, size_t max_bytes,
+                       int max_depth = kMaxJsonDepth);
+
+// Parses JSON text after check_json_limits. A syntax error or a duplicate key is an InputError:
 // "<origin>: invalid JSON at line L, column C: ..." / "<origin>: duplicate key \"lr\" in $.training".
-nlohmann::json parse_json_text(const std::string& text, const std::string& origin);
+nlohmann::json parse_json_text(const std::string& text, const std::string& origin,
+                               size_t max_bytes = kMaxSpecBytes);
+// The same, keeping object members in file order (safetensors headers).
+nlohmann::ordered_json parse_json_text_ordered(const std::string& text, const std::string& origin,
+                                               size_t max_bytes);
+
+// `s` cut to `max` characters (at a UTF-8 boundary) with "..." appended when longer.
+std::string clip_text(const std::string& s, size_t max = kMaxEchoChars);
+// A JSON value for a message, e.g. "[1,2,3]", built only up to `max` characters and cut there.
+std::string dump_clipped(const nlohmann::json& v, size_t max = kMaxEchoChars);
+std::string dump_clipped(const nlohmann::ordered_json& v, size_t max = kMaxEchoChars);
 
 // Applies a command-line override "a.b.c=value" (array elements by index: "stages.2=500").
 // The value is parsed as JSON when it parses, else taken as a string; missing objects are created.

@@ -24,6 +24,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr uint64_t kValidationSalt = 0x76616c6964ull;  // "valid": validation instances differ from training ones
 constexpr uint64_t kImitationSalt = 0x696d6974ull;     // "imit": the per-epoch imitation coin
+constexpr double kMaxActivationBytes = 8.0 * (1 << 30);  // docs/reliability.md
 
 // The learner as a plain optimizer with fixed weights (validation).
 class FixedPhiRule : public UpdateRule {
@@ -63,14 +64,12 @@ double validation_score(const RunSpec& spec, LearnerT<float>& learner, const std
   return score;
 }
 
-namespace {
-
 // One training run: its state, the run directory it writes, and the epoch loop. train() below
 // reads as the story: start or resume, then epochs, each followed (every period) by validation
 // and model selection, with checkpoints along the way.
-class Run {
+class Trainer::Impl {
  public:
-  Run(const RunSpec& spec, const TrainerOptions& opt);
+  Impl(const RunSpec& spec, const TrainerOptions& opt);
   TrainSummary train();
 
  private:
@@ -102,7 +101,7 @@ class Run {
   double epoch_loss_ = NAN, epoch_final_loss_ = NAN;
 };
 
-Run::Run(const RunSpec& spec, const TrainerOptions& opt)
+Trainer::Impl::Impl(const RunSpec& spec, const TrainerOptions& opt)
     : spec_(spec),
       opt_(opt),
       ck_(opt.run_dir + "/checkpoints"),
@@ -112,10 +111,19 @@ Run::Run(const RunSpec& spec, const TrainerOptions& opt)
   learner_ = make_learner<float>(SpecNode(learner_cfg, "$.learner"), opt.backend);
   valid_learner_ = make_learner<float>(SpecNode(learner_cfg, "$.learner"), opt.backend);
   optimizee_ = make_optimizee<float>(spec.problem, opt.backend);
+  // The saved activations of a segment are the big allocation: check them before making them.
+  const double bytes = 4.0 * static_cast<double>(spec.unroll) * static_cast<double>(optimizee_->num_params()) *
+                       static_cast<double>(saved_floats_per_coordinate_step(parse_learner_config(
+                           SpecNode(learner_cfg, "$.learner"))));
+  if (bytes > kMaxActivationBytes)
+    throw InputError("$.training.unroll: " + std::to_string(spec.unroll) + " steps x " +
+                     std::to_string(optimizee_->num_params()) + " coordinates would keep " +
+                     std::to_string(static_cast<int64_t>(bytes / (1 << 20))) + " MiB of activations (limit " +
+                     std::to_string(static_cast<int64_t>(kMaxActivationBytes / (1 << 20))) + " MiB): lower the unroll");
   for (const auto& t : spec.imitation.teachers) teachers_.push_back(make_hand_optimizer(t));
 }
 
-void Run::start_or_resume() {
+void Trainer::Impl::start_or_resume() {
   namespace fs = std::filesystem;
   const int64_t p = learner_->num_params();
   const std::string digest = spec_digest(opt_.resume ? spec_.given : spec_.resolved);  // what spec.json holds
@@ -152,20 +160,20 @@ void Run::start_or_resume() {
   meta_step_ = std::make_unique<MetaStep>(*learner_, *optimizee_, spec_.unroll);
 }
 
-void Run::save_weights(const std::string& name, std::map<std::string, std::string> extra) {
+void Trainer::Impl::save_weights(const std::string& name, std::map<std::string, std::string> extra) {
   std::map<std::string, std::string> meta = {{"problem", spec_.problem_name}, {"seed", std::to_string(spec_.seed)}};
   meta.insert(extra.begin(), extra.end());
   meta["epoch"] = std::to_string(st_.epoch);
   save_learner(ck_ + "/" + name, *learner_, st_.phi, spec_.learner, meta);
 }
 
-void Run::checkpoint() {
+void Trainer::Impl::checkpoint() {
   if (cur_) st_.curriculum = cur_->to_json();
   save_weights("latest.safetensors", {});
   save_state(state_path_, st_);  // last: a state never points past the weights written
 }
 
-void Run::epoch() {
+void Trainer::Impl::epoch() {
   const auto t_epoch = Clock::now();
   const int64_t n_train = cur_ ? cur_->n_train() : spec_.n_train;
   const int64_t segments = n_train / spec_.unroll;
@@ -231,7 +239,7 @@ void Run::epoch() {
   epoch_final_loss_ = final_loss;
 }
 
-std::string Run::validate_and_select() {
+std::string Trainer::Impl::validate_and_select() {
   const int64_t n_valid = cur_ ? cur_->n_valid() : spec_.n_valid;
   const double score = validate(n_valid);
   nlohmann::json v = {{"kind", "validation"}, {"epoch", st_.epoch}, {"n_valid", n_valid},
@@ -271,7 +279,7 @@ std::string Run::validate_and_select() {
   return buf;
 }
 
-TrainSummary Run::train() {
+TrainSummary Trainer::Impl::train() {
   start_or_resume();
   enable_flush_to_zero();
   Progress progress(opt_.progress_tty, spec_.epochs, st_.epoch);
@@ -305,8 +313,10 @@ TrainSummary Run::train() {
   return out;
 }
 
-}  // namespace
+Trainer::Trainer(const RunSpec& spec, const TrainerOptions& options) : impl_(std::make_unique<Impl>(spec, options)) {}
+Trainer::~Trainer() = default;
+TrainSummary Trainer::run() { return impl_->train(); }
 
-TrainSummary train(const RunSpec& spec, const TrainerOptions& opt) { return Run(spec, opt).train(); }
+TrainSummary train(const RunSpec& spec, const TrainerOptions& opt) { return Trainer(spec, opt).run(); }
 
 }  // namespace l2o

@@ -30,7 +30,20 @@ struct TrainSummary {
   std::vector<float> phi;   // final weights
 };
 
-// Runs (or resumes) the run described by `spec`. A new run writes spec.resolved as spec.json
+// A training run in two steps: the constructor builds everything that can fail on input (learner,
+// optimizee and its data, teachers, size checks) and writes nothing; run() then trains.
+class Trainer {
+ public:
+  Trainer(const RunSpec& spec, const TrainerOptions& options);
+  ~Trainer();
+  TrainSummary run();
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Trainer(spec, options).run(): runs (or resumes) the run described by `spec`. A new run writes spec.resolved as spec.json
 // only after the learner, the optimizee (and its data) and the teachers are built, so a spec that
 // fails on them writes nothing. Throws InputError for a bad run directory or resume mismatch,
 // Error when training cannot continue (too many consecutive failures).

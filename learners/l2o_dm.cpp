@@ -10,6 +10,15 @@
 
 namespace l2o {
 
+int64_t saved_floats_per_coordinate_step(const L2oDmConfig& cfg) {
+  int64_t in = cfg.input_size(), floats = 0;
+  for (int64_t h : cfg.hidden) {
+    floats += (in + h) + 4 * h + h;  // [x, h_prev], gates, c
+    in = h;
+  }
+  return floats + in;  // the top layer's h
+}
+
 L2oDmFusedShape fused_shape(const L2oDmConfig& cfg, int64_t n, int64_t slots) {
   L2O_CHECK(cfg.hidden.size() == 2, "the fused L2O-DM ops take 2 LSTM layers, got " << cfg.hidden.size());
   L2oDmFusedShape s;

@@ -27,6 +27,10 @@ struct L2oDmConfig {
   int64_t input_size() const { return log_k > 0 ? 2 : 1; }
 };
 
+// Floats the CPU learner keeps per coordinate and saved step (inputs, gates, cells, top output):
+// reset(n, steps) allocates about 4 * n * steps times this many bytes.
+int64_t saved_floats_per_coordinate_step(const L2oDmConfig& cfg);
+
 // The fused ops' shape for this config (two LSTM layers) over n coordinates and `slots` saved steps.
 L2oDmFusedShape fused_shape(const L2oDmConfig& cfg, int64_t n, int64_t slots);
 

@@ -3,6 +3,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -29,46 +30,130 @@ std::string hex32(uint32_t v) {
   return buf;
 }
 
-// Whole file contents; zlib's gzread decompresses gzip and passes plain files through, so
-// compression is detected from the bytes (1f 8b), not the name.
-std::vector<uint8_t> read_file_bytes(const std::string& path) {
-  // fopen first: its errno says why (gzopen's errno is unreliable for a missing file).
-  std::FILE* probe = std::fopen(path.c_str(), "rb");
-  if (!probe) input_error(path, std::string("cannot open file (") + std::strerror(errno) + ")");
-  std::fclose(probe);
-  gzFile gz = gzopen(path.c_str(), "rb");
-  if (!gz) input_error(path, "cannot open file (zlib could not allocate a reader)");
-  std::vector<uint8_t> out;
-  constexpr unsigned kChunk = 1u << 20;
-  for (;;) {
-    const size_t old = out.size();
-    out.resize(old + kChunk);
-    const int got = gzread(gz, out.data() + old, kChunk);
-    if (got < 0) break;  // reported via gzerror below
-    out.resize(old + static_cast<size_t>(got));
-    if (got == 0) break;
-  }
-  int err = Z_OK;
-  const char* msg = gzerror(gz, &err);
-  std::string err_msg = msg ? msg : "";
-  // zlib prefixes its message with the path, which input_error adds already.
-  if (err_msg.rfind(path + ": ", 0) == 0) err_msg.erase(0, path.size() + 2);
-  gzclose(gz);
-  // A gzip stream cut short reads as Z_BUF_ERROR ("unexpected end of file").
-  if (err != Z_OK && err != Z_STREAM_END) input_error(path, "corrupt or truncated gzip data (" + err_msg + ")");
-  return out;
+std::string fmt_mib(uint64_t n) { return std::to_string(n >> 20) + " MiB"; }
+
+// Why `path` cannot be read as a data file, or "" when it is a regular file.
+std::string not_a_file(const std::string& path) {
+  std::error_code ec;
+  const auto st = std::filesystem::status(path, ec);
+  if (st.type() == std::filesystem::file_type::regular) return "";
+  if (st.type() == std::filesystem::file_type::directory) return "is a directory, not a data file";
+  if (std::filesystem::exists(st)) return "is not a regular file";
+  return "does not exist";
 }
+
+// A data file, plain or gzip (detected from the bytes 1f 8b, not the name), read in pieces so
+// callers stop decompressing once they have what the file's header promises.
+class DataReader {
+ public:
+  explicit DataReader(const std::string& path) : path_(path) {
+    const std::string why = not_a_file(path);
+    if (why == "does not exist") input_error(path, "cannot open file (" + std::string(std::strerror(ENOENT)) + ")");
+    if (!why.empty()) input_error(path, why);
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    if (!f) input_error(path, std::string("cannot open file (") + std::strerror(errno) + ")");
+    std::error_code ec;
+    const uint64_t size = std::filesystem::file_size(path, ec);
+    if (!ec && size > kMaxDataFileBytes) {
+      std::fclose(f);
+      input_error(path, "is " + std::to_string(size) + " bytes, over the " + fmt_mib(kMaxDataFileBytes) +
+                            " limit for a data file");
+    }
+    raw_.resize(ec ? 0 : static_cast<size_t>(size));
+    const size_t got = raw_.empty() ? 0 : std::fread(raw_.data(), 1, raw_.size(), f);
+    const bool failed = std::ferror(f) != 0;
+    std::fclose(f);
+    if (failed) input_error(path, std::string("read error (") + std::strerror(errno) + ")");
+    raw_.resize(got);
+    gz_ = raw_.size() >= 2 && raw_[0] == 0x1f && raw_[1] == 0x8b;
+    if (gz_) {
+      if (inflateInit2(&zs_, 16 + MAX_WBITS) != Z_OK) input_error(path, "cannot start gzip decompression (zlib)");
+      zs_.next_in = raw_.data();
+      zs_.avail_in = static_cast<uInt>(raw_.size());
+    }
+  }
+  ~DataReader() {
+    if (gz_) inflateEnd(&zs_);
+  }
+  DataReader(const DataReader&) = delete;
+  DataReader& operator=(const DataReader&) = delete;
+
+  // Up to n bytes into dst; fewer only at the end of the data.
+  size_t read(uint8_t* dst, size_t n) {
+    if (!gz_) {
+      const size_t k = std::min(n, raw_.size() - pos_);
+      std::memcpy(dst, raw_.data() + pos_, k);
+      pos_ += k;
+      return k;
+    }
+    size_t got = 0;
+    while (got < n && !done_) {
+      const size_t want = std::min<size_t>(n - got, 1u << 30);
+      zs_.next_out = dst + got;
+      zs_.avail_out = static_cast<uInt>(want);
+      const int ret = inflate(&zs_, Z_NO_FLUSH);
+      got += want - zs_.avail_out;
+      if (ret == Z_STREAM_END) {
+        // Concatenated gzip members are one stream; anything else after the end is garbage.
+        if (zs_.avail_in == 0) {
+          done_ = true;
+        } else if (zs_.avail_in >= 2 && zs_.next_in[0] == 0x1f && zs_.next_in[1] == 0x8b) {
+          inflateReset(&zs_);
+        } else {
+          input_error(path_, std::to_string(zs_.avail_in) + " bytes of trailing garbage after the gzip stream");
+        }
+      } else if ((ret == Z_OK || ret == Z_BUF_ERROR) && zs_.avail_in == 0 && zs_.avail_out != 0) {
+        input_error(path_, "truncated gzip data (unexpected end of file)");  // all input is in memory
+      } else if (ret != Z_OK) {
+        input_error(path_, std::string("corrupt gzip data (") + (zs_.msg ? zs_.msg : "zlib error " + std::to_string(ret)) + ")");
+      }
+    }
+    return got;
+  }
+
+  // Reads and drops up to `max` bytes; returns how many there were.
+  uint64_t skip(uint64_t max) {
+    std::vector<uint8_t> scratch(1u << 16);
+    uint64_t total = 0;
+    while (total < max) {
+      const size_t k = read(scratch.data(), static_cast<size_t>(std::min<uint64_t>(scratch.size(), max - total)));
+      total += k;
+      if (k == 0) break;
+    }
+    return total;
+  }
+
+  // The rest of the data, at most `max` bytes (else an InputError).
+  std::vector<uint8_t> read_rest(uint64_t max) {
+    std::vector<uint8_t> out;
+    constexpr size_t kChunk = 1u << 20;
+    for (;;) {
+      const size_t old = out.size();
+      out.resize(old + kChunk);
+      const size_t k = read(out.data() + old, kChunk);
+      out.resize(old + k);
+      if (out.size() > max)
+        input_error(path_, std::string(gz_ ? "decompresses to" : "is") + " more than " + fmt_mib(max) +
+                               ", the limit for a data file");
+      if (k < kChunk) return out;
+    }
+  }
+
+ private:
+  std::string path_;
+  std::vector<uint8_t> raw_;  // the file as stored
+  size_t pos_ = 0;            // plain files: read position in raw_
+  bool gz_ = false, done_ = false;
+  z_stream zs_{};
+};
 
 uint32_t be32(const uint8_t* p) {
   return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | uint32_t(p[3]);
 }
 
-bool is_file(const std::string& path) {
-  std::error_code ec;
-  return std::filesystem::is_regular_file(path, ec);
-}
+bool is_file(const std::string& path) { return not_a_file(path).empty(); }
 
-// "<base>" if it exists, else "<base>.gz" if that does, else "".
+// "<base>" if it is a file, else "<base>.gz" if that is, else "".
 std::string plain_or_gz(const std::string& base) {
   if (is_file(base)) return base;
   if (is_file(base + ".gz")) return base + ".gz";
@@ -83,6 +168,7 @@ std::string env_or(const char* var, const std::string& fallback) {
 // TensorFlow's read_data_sets keeps the first 5,000 training images as its validation split; the
 // authors meta-train and validate on the remaining 55,000 (docs/fidelity.md).
 constexpr int64_t kTfValidationImages = 5000;
+constexpr int kMnistSide = 28;  // MNIST and Fashion-MNIST images are 28x28
 
 Dataset load_mnist_like(const std::string& name, const std::string& dir, const std::string& split,
                         const std::string& hint) {
@@ -92,10 +178,19 @@ Dataset load_mnist_like(const std::string& name, const std::string& dir, const s
   const std::string img = plain_or_gz(img_base), lbl = plain_or_gz(lbl_base);
   if (img.empty() || lbl.empty()) {
     const std::string& missing = img.empty() ? img_base : lbl_base;
+    // Something there that is not a file (a directory) is named as such, not as missing.
+    for (const std::string& p : {missing, missing + ".gz"}) {
+      const std::string why = not_a_file(p);
+      if (why != "does not exist") input_error(p, why + " (" + name + ", " + split + " split)");
+    }
     throw InputError(name + " (" + split + " split) not found: neither " + missing + " nor " + missing +
                      ".gz exists; " + hint);
   }
   Dataset ds = load_idx_pair(img, lbl, name);
+  // An MLP or conv net sized from other shapes would train silently on the wrong input.
+  if (ds.height != kMnistSide || ds.width != kMnistSide)
+    input_error(img, "images are " + std::to_string(ds.height) + "x" + std::to_string(ds.width) + " pixels; " + name +
+                         " needs " + std::to_string(kMnistSide) + "x" + std::to_string(kMnistSide));
   if (split == "train") {
     if (ds.n <= kTfValidationImages)
       input_error(img, "has " + std::to_string(ds.n) + " images; the training split drops the first " +
@@ -113,32 +208,52 @@ Dataset load_mnist_like(const std::string& name, const std::string& dir, const s
 }  // namespace
 
 IdxArray read_idx(const std::string& path) {
-  const std::vector<uint8_t> bytes = read_file_bytes(path);
-  if (bytes.size() < 4) input_error(path, "truncated: " + std::to_string(bytes.size()) + " bytes, too short for an IDX header");
-  const uint32_t magic = be32(bytes.data());
-  if (bytes[0] != 0 || bytes[1] != 0 || bytes[3] == 0)
+  DataReader in(path);
+  uint8_t head[4 + 4 * 255];
+  const size_t got = in.read(head, 4);
+  if (got < 4) input_error(path, "truncated: " + std::to_string(got) + " bytes, too short for an IDX header");
+  const uint32_t magic = be32(head);
+  if (head[0] != 0 || head[1] != 0 || head[3] == 0)
     input_error(path, "wrong magic number " + hex32(magic) + " (expected 0x0000080X for unsigned-byte IDX)");
-  if (bytes[2] != 0x08)
+  if (head[2] != 0x08)
     input_error(path, "unsupported element type " + hex32(magic) + " (only unsigned-byte IDX, 0x0000080X, is supported)");
-  const size_t ndims = bytes[3];
+  const size_t ndims = head[3];
   const size_t header = 4 + 4 * ndims;
-  if (bytes.size() < header)
+  const size_t have = 4 + in.read(head + 4, 4 * ndims);
+  if (have < header)
     input_error(path, "truncated: header needs " + std::to_string(header) + " bytes for " + std::to_string(ndims) +
-                          " dimensions, file has " + std::to_string(bytes.size()));
+                          " dimensions, file has " + std::to_string(have));
   IdxArray arr;
   uint64_t count = 1;
+  std::string shape;
   for (size_t i = 0; i < ndims; ++i) {
-    const uint32_t d = be32(bytes.data() + 4 + 4 * i);
+    const uint32_t d = be32(head + 4 + 4 * i);
     arr.dims.push_back(d);
-    // Guard against a corrupt header whose product overflows; the size check below catches the rest.
-    if (d != 0 && count > std::numeric_limits<uint64_t>::max() / d) input_error(path, "dimensions overflow");
-    count *= d;
+    shape += (i ? "x" : "") + std::to_string(d);
+    if (d != 0 && count > std::numeric_limits<uint64_t>::max() / d) count = std::numeric_limits<uint64_t>::max();
+    else count *= d;
   }
-  const uint64_t payload = bytes.size() - header;
-  if (payload < count)
-    input_error(path, "truncated: expected " + std::to_string(count) + " payload bytes, got " + std::to_string(payload));
-  if (payload > count) input_error(path, std::to_string(payload - count) + " trailing bytes after the payload");
-  arr.data.assign(bytes.begin() + static_cast<std::ptrdiff_t>(header), bytes.end());
+  // The header bounds what is decompressed: a gzip bomb stops here, not at the end of its stream.
+  if (count > kMaxDataFileBytes)
+    input_error(path, "header declares " + shape + " = " + (count == std::numeric_limits<uint64_t>::max() ? "too many" : std::to_string(count)) +
+                          " payload bytes, over the " + fmt_mib(kMaxDataFileBytes) + " limit for a data file");
+  constexpr size_t kChunk = size_t(1) << 20;  // grown as data arrives, so a short file allocates little
+  while (arr.data.size() < count) {
+    const size_t old = arr.data.size();
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(kChunk, count - old));
+    arr.data.resize(old + want);
+    const size_t k = in.read(arr.data.data() + old, want);
+    arr.data.resize(old + k);
+    if (k < want) break;
+  }
+  if (arr.data.size() < count)
+    input_error(path, "truncated: expected " + std::to_string(count) + " payload bytes, got " + std::to_string(arr.data.size()));
+  constexpr uint64_t kCounted = uint64_t(1) << 20;  // trailing bytes counted before giving up
+  const uint64_t extra = in.skip(kCounted + 1);
+  if (extra > kCounted)
+    input_error(path, "more than " + std::to_string(kCounted) + " trailing bytes after the payload (the header declares " +
+                          shape + " = " + std::to_string(count) + " bytes; stopped reading)");
+  if (extra > 0) input_error(path, std::to_string(extra) + " trailing bytes after the payload");
   return arr;
 }
 
@@ -153,6 +268,9 @@ Dataset load_idx_pair(const std::string& images_path, const std::string& labels_
     throw InputError("mismatched counts: " + images_path + " has " + std::to_string(img.dims[0]) + " images but " +
                      labels_path + " has " + std::to_string(lbl.dims[0]) + " labels");
   if (img.dims[0] == 0) input_error(images_path, "contains no images");
+  if (img.dims[1] == 0 || img.dims[2] == 0)
+    input_error(images_path, "images are " + std::to_string(img.dims[1]) + "x" + std::to_string(img.dims[2]) +
+                                 " pixels; they need at least one");
   Dataset ds;
   ds.name = name;
   ds.source = images_path + ", " + labels_path;
@@ -180,7 +298,7 @@ Dataset load_cifar10_bin(const std::vector<std::string>& paths) {
   ds.channels = 3;
   ds.height = ds.width = 32;
   for (const std::string& path : paths) {
-    const std::vector<uint8_t> bytes = read_file_bytes(path);
+    const std::vector<uint8_t> bytes = DataReader(path).read_rest(kMaxDataFileBytes);
     if (bytes.empty() || bytes.size() % kRecord != 0)
       input_error(path, "size " + std::to_string(bytes.size()) + " bytes is not a positive multiple of the " +
                             std::to_string(kRecord) + "-byte CIFAR-10 record (1 label + 3072 image bytes)");
@@ -237,8 +355,9 @@ const Dataset& load_dataset(const std::string& name, const std::string& data_dir
     }
     for (const auto& path : paths)
       if (!is_file(path))
-        throw InputError("cifar10 (" + split + " split) not found: " + path + " does not exist; set data_dir (or "
-                         "L2O_DATA_DIR) to a directory holding cifar-10-batches-bin/ from the CIFAR-10 binary version");
+        throw InputError("cifar10 (" + split + " split) not found: " + path + " " + not_a_file(path) +
+                         "; set data_dir (or L2O_DATA_DIR) to a directory holding cifar-10-batches-bin/ from the "
+                         "CIFAR-10 binary version");
     ds = load_cifar10_bin(paths);
   }
   auto stored = std::make_unique<Dataset>(std::move(ds));

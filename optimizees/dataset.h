@@ -24,9 +24,14 @@ struct IdxArray {
   std::vector<uint8_t> data;
 };
 
+// Largest data file (decompressed) the readers accept; MNIST's largest is 47 MB.
+constexpr uint64_t kMaxDataFileBytes = uint64_t(256) << 20;
+
 // Reads an IDX file, plain or gzip-compressed (detected from the content, not the name).
-// Throws InputError naming the file and the problem: missing file, wrong magic number,
-// unsupported element type, truncated payload, trailing bytes.
+// Throws InputError naming the file and the problem: missing file, a directory, wrong magic
+// number, unsupported element type, a payload over kMaxDataFileBytes, truncated payload,
+// trailing bytes, trailing garbage after the gzip stream. Decompression stops at the size
+// the header declares (plus 1 MiB to count trailing bytes).
 IdxArray read_idx(const std::string& path);
 
 // Images (n, rows, cols) + labels (n) as a Dataset; throws InputError on mismatched counts.
@@ -41,6 +46,7 @@ Dataset load_cifar10_bin(const std::vector<std::string>& paths);
 //   mnist:         $L2O_DATA_DIR or ./data, files mnist/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]
 //   fashion_mnist: /usr/share/datasets/fashion-mnist (Debian's dataset-fashion-mnist)
 //   cifar10:       $L2O_DATA_DIR/cifar-10-batches-bin/{data_batch_N,test_batch}.bin
+// mnist and fashion_mnist images must be 28x28 (an InputError naming the file otherwise).
 // Datasets are cached per (name, dir, split) for the life of the process.
 const Dataset& load_dataset(const std::string& name, const std::string& data_dir = "",
                             const std::string& split = "test");

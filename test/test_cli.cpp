@@ -65,6 +65,34 @@ TEST_CASE("l2o_eval rejects bad input with exit code 2 and writes nothing", "[cl
   require_input_error(base + "--optimizer adam --problem quadratic --lr-grid 0.1,-2", "--lr-grid: \"-2\"", d);
   require_input_error(base + "--optimizer adam --problem quadratic --lr 0.1 --lr-grid 0.1", "exclude each other", d);
   require_input_error(base + "--optimizer adam --problem quadratic --backend tpu", "unknown backend \"tpu\"", d);
+  // Limits and early checks (docs/reliability.md).
+  require_input_error(base + "--optimizer adam --problem quadratic --steps 10000000000", "--steps: at most", d);
+  require_input_error(base + "--optimizer adam --problem quadratic --seeds 1000000000", "--seeds: at most", d);
+  require_input_error(base + "--optimizer adam --problem quadratic --seed0 9223372036854775000", "--seed0: at most", d);
+  require_input_error(base + "--optimizer adam,,sgd --problem quadratic", "--optimizer: empty element", d);
+  require_input_error(base + "--optimizer adam --problem quadratic,", "--problem: empty element", d);
+  require_input_error(base + "--optimizer docs/results/authors_models/checkpoints/dm.safetensors --problem quadratic "
+                             "--lr 0.1",
+                      "every --optimizer here is a learned checkpoint", d);
+  require_input_error("l2o_eval --optimizer adam --problem quadratic --steps 2 --seeds 1 --out \"\"",
+                      "--out: empty directory name", "");
+  const std::string file = out_dir("eval_file");
+  l2o::write_file_atomic(file, "x");
+  Run r = run("l2o_eval --optimizer adam --problem quadratic --steps 2 --seeds 1 --out " + file);
+  REQUIRE(r.code == 2);
+  REQUIRE_THAT(r.out, Catch::Contains("exists and is not a directory"));
+  fs::remove(file);
+}
+
+TEST_CASE("l2o_eval numbers checkpoints that would share a label", "[cli]") {
+  const std::string d = out_dir("eval_labels");
+  const std::string ck = "docs/results/authors_models/checkpoints/dm.safetensors";
+  Run r = run("l2o_eval --optimizer " + ck + "," + ck + " --problem quadratic --steps 3 --seeds 1 --out " + d);
+  INFO(r.out);
+  REQUIRE(r.code == 0);
+  const std::string curves = l2o::read_file(d + "/curves.csv");
+  REQUIRE_THAT(curves, Catch::Contains("l2o:authors_models/dm,") && Catch::Contains("l2o:authors_models/dm#2,"));
+  fs::remove_all(d);
 }
 
 TEST_CASE("l2o_eval writes curves and a summary for the same instances per optimizer", "[cli]") {
@@ -115,6 +143,8 @@ TEST_CASE("l2o_train rejects bad specs with the JSON path, exit code 2, nothing 
   // "cuda" that cannot run: no device here, or (on a GPU machine) a problem without a CUDA twin.
   require_input_error("l2o_train specs/l2o_dm_quadratic.json --out " + d + " --backend cuda", "backend \"cuda\"", d);
   // Data that cannot be loaded fails before the run directory exists (the problem is built first).
+  require_input_error("l2o_train specs/l2o_dm.json --out " + d + " --set training.unroll=1000 --set training.n_train=1000",
+                      "MiB of activations", d);
   require_input_error("l2o_train specs/l2o_dm.json --out " + d + " --set problem.data_dir=/nonexistent/dir",
                       "/nonexistent/dir/mnist/train-images-idx3-ubyte", d);
   fs::remove(spec);

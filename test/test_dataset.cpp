@@ -203,10 +203,11 @@ TEST_CASE("load_dataset: names, defaults, .gz fallback, cache", "[dataset]") {
                       Contains("tools/setup.sh") && Contains("data_dir"));
 
   fs::create_directories(tmp.path / "mnist");
-  write_gz(tmp.file("mnist/t10k-images-idx3-ubyte.gz"), idx({3, 2, 4}, iota_bytes(24)));
+  write_gz(tmp.file("mnist/t10k-images-idx3-ubyte.gz"), idx({3, 28, 28}, iota_bytes(3 * 784)));
   write_plain(tmp.file("mnist/t10k-labels-idx1-ubyte"), idx({3}, kLabels));
   const l2o::Dataset& a = l2o::load_dataset("mnist", tmp.path.string());
   CHECK(a.n == 3);
+  CHECK(a.dim() == 784);
   CHECK(a.name == "mnist");
   CHECK(&l2o::load_dataset("mnist", tmp.path.string()) == &a);  // cached
   REQUIRE_THROWS_WITH(l2o::load_dataset("mnist", tmp.path.string(), "valid"), Contains("unknown data split 'valid'"));
@@ -215,14 +216,14 @@ TEST_CASE("load_dataset: names, defaults, .gz fallback, cache", "[dataset]") {
 TEST_CASE("load_dataset: the train split drops TensorFlow's 5,000 validation images", "[dataset]") {
   TempDir tmp;
   fs::create_directories(tmp.path / "mnist");
-  const int64_t n = 5003;
-  std::vector<uint8_t> pixels(n * 2), labels(n);
+  const int64_t n = 5003, d = 28 * 28;  // load_dataset requires MNIST's 28x28
+  std::vector<uint8_t> pixels(n * d), labels(n);
   for (int64_t i = 0; i < n; ++i) {
-    pixels[2 * i] = static_cast<uint8_t>(i % 251);
-    pixels[2 * i + 1] = static_cast<uint8_t>(i / 251);
+    pixels[d * i] = static_cast<uint8_t>(i % 251);
+    pixels[d * i + 1] = static_cast<uint8_t>(i / 251);
     labels[i] = static_cast<uint8_t>(i % 10);
   }
-  write_plain(tmp.file("mnist/train-images-idx3-ubyte"), idx({static_cast<uint32_t>(n), 1, 2}, pixels));
+  write_plain(tmp.file("mnist/train-images-idx3-ubyte"), idx({static_cast<uint32_t>(n), 28, 28}, pixels));
   write_plain(tmp.file("mnist/train-labels-idx1-ubyte"), idx({static_cast<uint32_t>(n)}, labels));
   // Only the train files: the test split is missing and says so, naming the split.
   REQUIRE_THROWS_WITH(l2o::load_dataset("mnist", tmp.path.string(), "test"),
@@ -232,13 +233,13 @@ TEST_CASE("load_dataset: the train split drops TensorFlow's 5,000 validation ima
   REQUIRE(ds.labels == std::vector<int32_t>{0, 1, 2});
   CHECK(ds.images[0] == Approx((5000 % 251) / 255.0f));
   CHECK(ds.images[1] == Approx((5000 / 251) / 255.0f));
-  CHECK(ds.images[5] == Approx((5002 / 251) / 255.0f));
+  CHECK(ds.images[2 * d + 1] == Approx((5002 / 251) / 255.0f));
   CHECK_THAT(ds.source, Contains("TensorFlow's training split"));
 
   // A training file too small to split is an error naming it.
   TempDir small;
   fs::create_directories(small.path / "mnist");
-  write_plain(small.file("mnist/train-images-idx3-ubyte"), idx({3, 1, 2}, iota_bytes(6)));
+  write_plain(small.file("mnist/train-images-idx3-ubyte"), idx({3, 28, 28}, iota_bytes(3 * 784)));
   write_plain(small.file("mnist/train-labels-idx1-ubyte"), idx({3}, kLabels));
   REQUIRE_THROWS_WITH(l2o::load_dataset("mnist", small.path.string(), "train"),
                       Contains("train-images-idx3-ubyte") && Contains("has 3 images"));

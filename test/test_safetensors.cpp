@@ -152,7 +152,8 @@ TEST_CASE("safetensors decode rejects malformed files with a clear message", "[s
     REQUIRE_THROWS_WITH(decode(bytes), Catch::Contains("ckpt.safetensors: header length 100 exceeds the file size"));
   }
   SECTION("header not JSON") {
-    REQUIRE_THROWS_WITH(decode(make_file("{\"a\":", "")), Catch::Contains("ckpt.safetensors: header is not valid JSON"));
+    REQUIRE_THROWS_WITH(decode(make_file("{\"a\":", "")),
+                        Catch::StartsWith("ckpt.safetensors header: invalid JSON at line 1, column 6: "));
   }
   SECTION("header not an object") {
     REQUIRE_THROWS_WITH(decode(make_file("[1,2]   ", "")), Catch::Contains("header is not a JSON object"));

@@ -172,3 +172,38 @@ TEST_CASE("duplicate keys are rejected with their path", "[spec]") {
   // Same key in sibling objects is fine.
   CHECK(l2o::parse_json_text(R"({"a": {"n": 1}, "b": {"n": 2}, "c": [[1, 2], {"n": 3}]})", "ok.json")["c"][1]["n"] == 3);
 }
+
+TEST_CASE("clip_text and dump_clipped keep messages short", "[spec]") {
+  CHECK(l2o::clip_text("short") == "short");
+  CHECK(l2o::clip_text(std::string(80, 'a')) == std::string(80, 'a'));
+  CHECK(l2o::clip_text(std::string(81, 'a')) == std::string(77, 'a') + "...");
+  CHECK(l2o::clip_text("abcdefgh", 6) == "abc...");
+  // Never splits a UTF-8 sequence: "é" is two bytes.
+  CHECK(l2o::clip_text("ab\xc3\xa9zzzz", 6) == "ab...");
+
+  CHECK(l2o::dump_clipped(json({1, 2, 3})) == "[1,2,3]");
+  CHECK(l2o::dump_clipped(json({{"a", "x"}})) == "{\"a\":\"x\"}");
+  json big = json::array();
+  for (int i = 0; i < 100000; ++i) big.push_back(i);
+  const std::string d = l2o::dump_clipped(big, 20);
+  CHECK(d == "[0,1,2,3,4,5,6,7,...");
+  CHECK(l2o::dump_clipped(json(std::string(1 << 20, 's'))).size() == 80);
+  CHECK(l2o::dump_clipped(nlohmann::ordered_json({{"z", 1}, {"a", 2}})) == "{\"z\":1,\"a\":2}");
+}
+
+TEST_CASE("check_json_limits scans size, depth and NUL without parsing", "[spec]") {
+  const std::string ok = R"({"a": [[1], {"b": "[[[[\"]]"}]})";
+  CHECK_NOTHROW(l2o::check_json_limits(ok.data(), ok.size(), "ok", 100, 3));
+  REQUIRE_THROWS_WITH(l2o::check_json_limits(ok.data(), ok.size(), "x", 100, 2),
+                      "x: JSON nested deeper than 2 levels at line 1, column 8");
+  REQUIRE_THROWS_WITH(l2o::check_json_limits(ok.data(), ok.size(), "x", 10, 64),
+                      "x: JSON text is " + std::to_string(ok.size()) + " bytes, over the 10 bytes limit");
+  const std::string two_lines = "{\n  \"a\": [[[]]]}";
+  REQUIRE_THROWS_WITH(l2o::check_json_limits(two_lines.data(), two_lines.size(), "x", 100, 3),
+                      "x: JSON nested deeper than 3 levels at line 2, column 10");
+  // Closing brackets beyond the opening ones are the parser's to report.
+  const std::string unbalanced = "]]]][";
+  CHECK_NOTHROW(l2o::check_json_limits(unbalanced.data(), unbalanced.size(), "x", 100, 1));
+  // The size limit is the caller's: checkpoint metadata may use a smaller one.
+  REQUIRE_THROWS_WITH(l2o::parse_json_text("[1, 2, 3]", "m", 4), "m: JSON text is 9 bytes, over the 4 bytes limit");
+}

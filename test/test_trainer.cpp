@@ -60,6 +60,17 @@ TEST_CASE("run spec errors name the JSON path and what was expected", "[spec][tr
   CHECK_THAT(err(R"({"seed": 1,})"), Catch::Contains("spec.json: invalid JSON at line 1"));
   CHECK_THAT(err("{}", {"training.lr=0.1"}), Catch::Contains("$.training.lr: unknown key"));
   CHECK_THAT(err("[1]"), Catch::Contains("must be a JSON object"));
+  // A disabled curriculum's defaults constrain nothing; an enabled one must grow.
+  CHECK(err("{}", {"training.unroll=30", "training.n_train=90"}) == "no error");
+  CHECK_THAT(err(R"({"curriculum": {"enabled": true, "n_train": [100, 100]}})"),
+             Catch::Contains("n_train must increase") && Catch::Contains("n_train[1] = 100 follows 100"));
+  // Size limits (docs/reliability.md) are checked before anything is allocated.
+  CHECK_THAT(err(R"({"learner": {"hidden": [4096, 4096]}})"), Catch::Contains("$.learner.hidden"));
+  CHECK_THAT(err(R"({"learner": {"hidden": [20, 20, 20, 20, 20]}})"), Catch::Contains("at most 4 layers"));
+  CHECK_THAT(err(R"({"problem": {"type": "quadratic", "count": 1000000, "dims": 4096}})"),
+             Catch::Contains("$.problem") && Catch::Contains("count x dims x dims"));
+  CHECK_THAT(err(R"({"problem": {"batch_size": 1000000}})"), Catch::Contains("$.problem.batch_size"));
+  CHECK_THAT(err(R"({"training": {"unroll": 5000, "n_train": 5000}})"), Catch::Contains("$.training.unroll"));
   // A valid spec resolves every default, and --set overrides reach nested keys.
   RunSpec s = parse_run_spec("{}", "spec.json", {"training.epochs=7", "validation.n_valid=200"});
   CHECK(s.epochs == 7);

@@ -62,7 +62,8 @@ class CliArgs {
       for (;;) {
         size_t comma = v.find(',', start);
         std::string item = v.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-        if (!item.empty()) out.push_back(item);
+        if (item.empty()) throw InputError("--" + name + ": empty element in \"" + v.substr(0, 80) + "\"");
+        out.push_back(item);
         if (comma == std::string::npos) break;
         start = comma + 1;
       }

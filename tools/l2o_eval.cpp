@@ -30,6 +30,29 @@ static const char* kUsage =
     "  --lr-grid:  per problem, each hand-designed optimizer runs every lr on K separate selection seeds\n"
     "              (seed0 + 1000000 + k) and the lr with the lowest mean final loss is then evaluated\n";
 
+static bool is_checkpoint(const std::string& o) {
+  return o.size() > 12 && o.compare(o.size() - 12, 12, ".safetensors") == 0;
+}
+
+constexpr int64_t kMaxSteps = 10000000, kMaxSeeds = 10000, kMaxCurveValues = 200000000;
+// Selection seeds are seed0 + 1000000 + k: seed0 stays far enough below 2^63 for both.
+constexpr int64_t kMaxSeed0 = (int64_t(1) << 62);
+
+// --out must be a directory we can create and write, checked before any evaluation runs.
+static void check_out_dir(const std::string& out) {
+  namespace fs = std::filesystem;
+  if (out.empty()) throw InputError("--out: empty directory name");
+  std::error_code ec;
+  if (fs::exists(out, ec) && !fs::is_directory(out, ec)) throw InputError("--out: " + out + " exists and is not a directory");
+  fs::create_directories(out, ec);
+  if (ec) throw InputError("--out: cannot create " + out + ": " + ec.message());
+  const std::string probe = out + "/.l2o_eval_write_test";
+  std::FILE* f = std::fopen(probe.c_str(), "wb");
+  if (!f) throw InputError("--out: cannot write in " + out);
+  std::fclose(f);
+  std::remove(probe.c_str());
+}
+
 static int run(int argc, char** argv) {
   CliArgs args(argc, argv,
                {"optimizer", "problem", "out", "lr", "lr-grid", "steps", "seeds", "seed0", "data-dir", "backend", "split"},
@@ -48,6 +71,10 @@ static int run(int argc, char** argv) {
   const int64_t steps = args.integer("steps", 10000, 1);
   const int64_t seeds = args.integer("seeds", 10, 1);
   const int64_t seed0 = args.integer("seed0", 0, 0);
+  // Limits (docs/reliability.md): the curves are held in memory and written as CSV.
+  if (steps > kMaxSteps) throw InputError("--steps: at most " + std::to_string(kMaxSteps) + ", got " + std::to_string(steps));
+  if (seeds > kMaxSeeds) throw InputError("--seeds: at most " + std::to_string(kMaxSeeds) + ", got " + std::to_string(seeds));
+  if (seed0 > kMaxSeed0) throw InputError("--seed0: at most " + std::to_string(kMaxSeed0) + ", got " + std::to_string(seed0));
   const double lr = args.number("lr", 0);
   if (args.has("lr") && !(lr > 0)) throw InputError("--lr: must be > 0, got " + args.get("lr", ""));
   std::vector<double> grid;
@@ -59,6 +86,10 @@ static int run(int argc, char** argv) {
   }
   if (args.has("lr") && !grid.empty()) throw InputError("--lr and --lr-grid exclude each other");
 
+  const int64_t curve_values = (steps + 1) * seeds * static_cast<int64_t>(optimizers.size() * problems.size());
+  if (curve_values > kMaxCurveValues)
+    throw InputError("--steps x --seeds x optimizers x problems = " + std::to_string(curve_values) +
+                     " loss values, more than the limit of " + std::to_string(kMaxCurveValues) + "; split the evaluation");
   // Validate everything (names, data files, backend) before anything is written.
   const std::string requested = args.get("backend", "cpu");
   const std::string split = args.get("split", "test");
@@ -82,10 +113,22 @@ static int run(int argc, char** argv) {
     backends.push_back(rb.kind);
   }
   std::vector<NamedRule> rules;
+  bool any_hand = false;
   for (const auto& o : optimizers) {
     rules.push_back(make_update_rule(o, lr, rule_backend));
     for (double x : grid) make_update_rule(o, x);  // every grid value is valid for every optimizer
+    any_hand = any_hand || !is_checkpoint(o);
   }
+  if ((args.has("lr") || !grid.empty()) && !any_hand)
+    throw InputError("--lr and --lr-grid set hand-designed optimizers' learning rates; every --optimizer here is a "
+                     "learned checkpoint");
+  // Two checkpoints in folders of the same name would share a label in curves.csv: number them.
+  for (size_t k = 0; k < rules.size(); ++k) {
+    int same = 1;
+    for (size_t j = 0; j < k; ++j) same += rules[j].label == rules[k].label || rules[j].label.rfind(rules[k].label + "#", 0) == 0;
+    if (same > 1) rules[k].label += "#" + std::to_string(same);
+  }
+  check_out_dir(out);
   if (requested != "cpu")
     for (const auto& line : placement) std::fprintf(stderr, "%s\n", line.c_str());
   std::vector<uint64_t> seed_list, selection_seeds;
@@ -100,8 +143,7 @@ static int run(int argc, char** argv) {
     for (size_t k = 0; k < rules.size(); ++k) {
       NamedRule* chosen = &rules[k];
       NamedRule best;
-      const bool learned = optimizers[k].size() > 12 &&
-                           optimizers[k].compare(optimizers[k].size() - 12, 12, ".safetensors") == 0;
+      const bool learned = is_checkpoint(optimizers[k]);
       if (!grid.empty() && !learned) {  // pick the lr on selection seeds, never on the reported ones
         double best_loss = INFINITY;
         for (double x : grid) {

@@ -54,17 +54,17 @@ static int run(int argc, char** argv) {
   const ResolvedBackend rb = resolve_backend(spec.backend, spec.problem);
   if (!rb.note.empty()) std::fprintf(stderr, "l2o_train: %s\n", rb.note.c_str());
   opt.backend = rb.kind;
-  make_optimizee<float>(spec.problem, rb.kind);  // loads the data now (cached): a missing file fails here, quietly
   const std::string backend = std::string(backend_name(rb.kind)) + " on " + rb.device;
   if (!opt.resume) {  // train() writes the resolved spec once everything it needs is built
     spec.resolved["git_commit"] = L2O_GIT_COMMIT;  // the commit this binary was built from
     spec.resolved["ran_on"] = backend;             // informational: what "backend" resolved to
   }
+  Trainer trainer(spec, opt);  // builds everything that can fail on input; writes nothing yet
   std::fprintf(stderr, "l2o_train: %s %s on %s (backend %s), %lld epochs x %lld steps, run dir %s\n",
                opt.resume ? "resuming" : "training", spec.learner.value("type", "l2o_dm").c_str(),
                spec.problem_name.c_str(), backend.c_str(), static_cast<long long>(spec.epochs),
                static_cast<long long>(spec.n_train), opt.run_dir.c_str());
-  TrainSummary s = train(spec, opt);
+  TrainSummary s = trainer.run();
   std::fprintf(stderr,
                "l2o_train: %lld epochs, %lld meta-steps (%lld skipped), median %.1f ms per meta-step, best validation "
                "%.6g at epoch %lld\n",
