@@ -28,4 +28,12 @@ bool meta_segment_device(LearnerT<float>& learner, const float* phi, OptimizeeT<
                          Rng& batches, int64_t steps, float* dphi, double* meta_loss, double* final_loss,
                          bool* finite);
 
+// CUDA graph use by meta_segment_device since the process started (all zero without CUDA or
+// without L2O_CUDA_GRAPH=1): captures made, segments replayed, captures that failed (the segment
+// then ran eagerly).
+struct CudaGraphStats {
+  int64_t captures = 0, replays = 0, capture_failures = 0;
+};
+CudaGraphStats cuda_graph_stats();
+
 }  // namespace l2o

@@ -4,49 +4,85 @@
 // batches) and phi go up once; the losses, theta and dphi come back once. The optimizee gradient
 // of step t is written straight into row t-1 of dl_du, turned into suffix sums in place.
 //
-// With L2O_CUDA_GRAPH=1 the segment's ~350 launches are captured once into a CUDA graph and
-// replayed (launch overhead dominates at MLP-orig's size); the graph is re-captured whenever the
-// learner, optimizee, their buffers or the segment shape change. Off in L2O_CUDA_SYNC=1 mode.
+// With L2O_CUDA_GRAPH=1 the segment's ~350 launches are captured into a CUDA graph and replayed
+// (launch overhead dominates at MLP-orig's size). Graphs are cached per segment shape (learner,
+// optimizee, their buffer versions, steps, n, B) in a small LRU, each entry with its own device
+// buffers, so alternating shapes (e.g. K = 1 and K = 8 tasks) replay instead of re-capturing.
+// A capture that fails falls back to the eager result, with one warning. Off under
+// L2O_CUDA_SYNC=1 (said once on stderr).
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <memory>
+#include <string>
 #include <vector>
 
 #include "engine/backend.h"
-#include "kernels/device_resident.h"
 #include "kernels/cuda_context.cuh"
+#include "kernels/device_resident.h"
 #include "kernels/segment_ops.h"
 
 namespace l2o {
 
 namespace {
 
+constexpr size_t kGraphCacheEntries = 4;
+
 struct SegmentBuffers {  // grown as needed, reused across segments (no allocation in steady state)
   DeviceBuffer<float> theta, phi, dphi, g0, u, dl_du, losses;
   DeviceBuffer<int32_t> idx;
 };
 
-SegmentBuffers& buffers() {
-  static SegmentBuffers b;
-  return b;
-}
-
-bool graphs_enabled() {  // read per segment (cheap next to one), so tests can switch it
-  const char* v = std::getenv("L2O_CUDA_GRAPH");
-  return v && std::strcmp(v, "1") == 0 && !cuda_sync_after_launch();
-}
-
-// Everything a captured segment's pointers and launch shapes depend on.
+// Everything a captured segment's pointers and launch shapes depend on (the buffers are the
+// entry's own, so they are fixed once the entry exists).
 struct GraphKey {
   uint64_t learner = 0, learner_version = 0, opt = 0, opt_version = 0;
-  int64_t steps = 0, n = 0, B = 0;
-  const void* bufs[8] = {};
-  bool operator==(const GraphKey& o) const { return std::memcmp(this, &o, sizeof(GraphKey)) == 0; }
+  int64_t steps = 0, n = 0, B = 0, p = 0;
+  bool operator==(const GraphKey& o) const {
+    return learner == o.learner && learner_version == o.learner_version && opt == o.opt &&
+           opt_version == o.opt_version && steps == o.steps && n == o.n && B == o.B && p == o.p;
+  }
+};
+
+struct GraphEntry {
+  GraphKey key;
+  SegmentBuffers bufs;
+  cudaGraphExec_t exec = nullptr;
+  uint64_t last_use = 0;
+  ~GraphEntry() {
+    if (exec) cudaGraphExecDestroy(exec);
+  }
 };
 
 struct GraphCache {
-  GraphKey key;
-  cudaGraphExec_t exec = nullptr;
+  std::vector<std::unique_ptr<GraphEntry>> entries;
+  uint64_t clock = 0;
+  CudaGraphStats stats;
+  bool warned_capture = false, warned_sync = false;
+
+  // The entry for `key`, creating one (evicting the least recently used) if needed.
+  GraphEntry& entry(const GraphKey& key, bool* fresh) {
+    ++clock;
+    for (auto& e : entries)
+      if (e->key == key) {
+        e->last_use = clock;
+        *fresh = false;
+        return *e;
+      }
+    if (entries.size() >= kGraphCacheEntries) {
+      size_t oldest = 0;
+      for (size_t i = 1; i < entries.size(); ++i)
+        if (entries[i]->last_use < entries[oldest]->last_use) oldest = i;
+      entries.erase(entries.begin() + static_cast<std::ptrdiff_t>(oldest));
+    }
+    entries.push_back(std::make_unique<GraphEntry>());
+    entries.back()->key = key;
+    entries.back()->last_use = clock;
+    *fresh = true;
+    return *entries.back();
+  }
 };
 
 GraphCache& graph_cache() {
@@ -54,7 +90,75 @@ GraphCache& graph_cache() {
   return c;
 }
 
+SegmentBuffers& eager_buffers() {
+  static SegmentBuffers b;
+  return b;
+}
+
+bool graphs_enabled() {  // read per segment (cheap next to one), so tests can switch it
+  const char* v = std::getenv("L2O_CUDA_GRAPH");
+  if (!v || std::strcmp(v, "1") != 0) return false;
+  if (cuda_sync_after_launch()) {
+    GraphCache& gc = graph_cache();
+    if (!gc.warned_sync) {
+      std::fprintf(stderr, "l2o: L2O_CUDA_GRAPH=1 is ignored under L2O_CUDA_SYNC=1 (every launch is synchronised)\n");
+      gc.warned_sync = true;
+    }
+    return false;
+  }
+  return true;
+}
+
+void size_buffers(SegmentBuffers& b, int64_t steps, int64_t n, int64_t p, int64_t idx_count) {
+  b.theta.resize(n);
+  b.phi.resize(p);
+  b.dphi.resize(p);
+  b.g0.resize(n);
+  b.u.resize(n);
+  b.dl_du.resize(steps * n);
+  b.losses.resize(steps + 1);
+  b.idx.resize(idx_count);
+}
+
+// Captures enqueue() into e.exec; on any failure leaves e.exec null, clears the error state and
+// warns once. Never throws: the eager run already produced this segment's result.
+void try_capture(GraphEntry& e, const std::function<void()>& enqueue, DeviceLearner& dl, int64_t saved_after) {
+  GraphCache& gc = graph_cache();
+  dl.set_saved_steps(0);
+  cudaGraph_t graph = nullptr;
+  std::string what;
+  if (cudaStreamBeginCapture(cuda_stream(), cudaStreamCaptureModeGlobal) != cudaSuccess) {
+    what = "cudaStreamBeginCapture";
+  } else {
+    try {
+      enqueue();
+    } catch (const std::exception& ex) {
+      what = std::string("a launch while capturing (") + ex.what() + ")";
+    }
+    const cudaError_t end = cudaStreamEndCapture(cuda_stream(), &graph);
+    if (what.empty() && end != cudaSuccess) what = std::string("cudaStreamEndCapture: ") + cudaGetErrorString(end);
+    if (what.empty() && cudaGraphInstantiate(&e.exec, graph, 0) != cudaSuccess) {
+      e.exec = nullptr;
+      what = "cudaGraphInstantiate";
+    }
+  }
+  if (graph) cudaGraphDestroy(graph);
+  dl.set_saved_steps(saved_after);
+  if (what.empty()) {
+    ++gc.stats.captures;
+    return;
+  }
+  (void)cudaGetLastError();  // clear it, so later launches report their own errors
+  ++gc.stats.capture_failures;
+  if (!gc.warned_capture) {
+    std::fprintf(stderr, "l2o: CUDA graph capture failed (%s); running segments eagerly\n", what.c_str());
+    gc.warned_capture = true;
+  }
+}
+
 }  // namespace
+
+CudaGraphStats cuda_graph_stats() { return graph_cache().stats; }
 
 bool meta_segment_device(LearnerT<float>& learner, const float* phi, OptimizeeT<float>& opt, float* theta,
                          Rng& batches, int64_t steps, float* dphi, double* meta_loss, double* final_loss,
@@ -73,21 +177,29 @@ bool meta_segment_device(LearnerT<float>& learner, const float* phi, OptimizeeT<
     B = static_cast<int64_t>(batch.idx.size());
     idx.insert(idx.end(), batch.idx.begin(), batch.idx.end());
   }
-  SegmentBuffers& b = buffers();
-  b.theta.resize(n);
-  b.phi.resize(p);
-  b.dphi.resize(p);
-  b.g0.resize(n);
-  b.u.resize(n);
-  b.dl_du.resize(steps * n);
-  b.losses.resize(steps + 1);
-  b.idx.resize(static_cast<int64_t>(idx.size()));
+  const bool graphs = graphs_enabled();
+  GraphEntry* entry = nullptr;
+  bool fresh = true;
+  if (graphs) {
+    GraphKey key;
+    key.learner = dl->resident_id();
+    key.learner_version = dl->buffers_version();
+    key.opt = dopt->resident_id();
+    key.opt_version = dopt->buffers_version();
+    key.steps = steps;
+    key.n = n;
+    key.B = B;
+    key.p = p;
+    entry = &graph_cache().entry(key, &fresh);
+  }
+  SegmentBuffers& b = entry ? entry->bufs : eager_buffers();
+  size_buffers(b, steps, n, p, static_cast<int64_t>(idx.size()));
   b.theta.upload(theta, n);
   b.phi.upload(phi, p);
   b.idx.upload(idx.data(), static_cast<int64_t>(idx.size()));
 
   learner.begin_segment();
-  auto enqueue = [&] {
+  const std::function<void()> enqueue = [&] {
     for (int64_t t = 0; t <= steps; ++t) {
       float* g = t == 0 ? b.g0.data() : b.dl_du.data() + (t - 1) * n;
       dopt->loss_and_grad_device(b.theta.data(), b.idx.data() + t * B, B, b.losses.data() + t, g);
@@ -97,51 +209,18 @@ bool meta_segment_device(LearnerT<float>& learner, const float* phi, OptimizeeT<
     suffix_sum_steps_cuda(steps, n, b.dl_du.data());
     dl->backward_device(b.phi.data(), b.dl_du.data(), b.dphi.data());
   };
-  if (!graphs_enabled()) {
-    enqueue();
+  if (entry && !fresh && entry->exec) {
+    dl->set_saved_steps(steps);
+    CUDA_CHECK(cudaGraphLaunch(entry->exec, cuda_stream()));
+    ++graph_cache().stats.replays;
   } else {
-    // Buffers are sized on a first eager run, so nothing is allocated while capturing.
-    GraphKey key;
-    key.learner = dl->resident_id();
-    key.learner_version = dl->buffers_version();
-    key.opt = dopt->resident_id();
-    key.opt_version = dopt->buffers_version();
-    key.steps = steps;
-    key.n = n;
-    key.B = B;
-    const void* bufs[8] = {b.theta.data(), b.phi.data(), b.dphi.data(), b.g0.data(),
-                           b.u.data(),     b.dl_du.data(), b.losses.data(), b.idx.data()};
-    std::memcpy(key.bufs, bufs, sizeof bufs);
-    GraphCache& gc = graph_cache();
-    if (gc.exec && gc.key == key) {
-      dl->set_saved_steps(steps);
-      CUDA_CHECK(cudaGraphLaunch(gc.exec, cuda_stream()));
-    } else {
-      enqueue();  // eager: sizes every buffer, and is this segment's result
+    enqueue();  // eager: sizes every buffer the learner and optimizee use, and is this segment's result
+    if (entry && fresh) {
       CUDA_CHECK(cudaStreamSynchronize(cuda_stream()));
-      key.learner_version = dl->buffers_version();
-      key.opt_version = dopt->buffers_version();
-      if (gc.exec) CUDA_CHECK(cudaGraphExecDestroy(gc.exec));
-      gc.exec = nullptr;
-      // Capture a replay for the next segments of this shape; the eager run above already did
-      // this one, so capture from a saved-steps state of zero and discard nothing on failure.
-      const int64_t saved_after = learner.saved_steps();
-      dl->set_saved_steps(0);
-      cudaGraph_t graph = nullptr;
-      CUDA_CHECK(cudaStreamBeginCapture(cuda_stream(), cudaStreamCaptureModeGlobal));
-      try {
-        enqueue();
-      } catch (...) {
-        cudaStreamEndCapture(cuda_stream(), &graph);
-        if (graph) cudaGraphDestroy(graph);
-        dl->set_saved_steps(saved_after);
-        throw;
-      }
-      CUDA_CHECK(cudaStreamEndCapture(cuda_stream(), &graph));
-      CUDA_CHECK(cudaGraphInstantiate(&gc.exec, graph, 0));
-      CUDA_CHECK(cudaGraphDestroy(graph));
-      gc.key = key;
-      dl->set_saved_steps(saved_after);
+      // The eager run may have grown the parts' buffers: key the entry by the versions after it.
+      entry->key.learner_version = dl->buffers_version();
+      entry->key.opt_version = dopt->buffers_version();
+      try_capture(*entry, enqueue, *dl, learner.saved_steps());
     }
   }
 

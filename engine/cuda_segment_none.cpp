@@ -4,6 +4,8 @@
 #ifndef L2O_HAVE_CUDA
 namespace l2o {
 
+CudaGraphStats cuda_graph_stats() { return {}; }
+
 bool meta_segment_device(LearnerT<float>&, const float*, OptimizeeT<float>&, float*, Rng&, int64_t, float*, double*,
                          double*, bool*) {
   return false;

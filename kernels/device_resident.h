@@ -12,8 +12,11 @@ namespace l2o {
 // id per object, and a version bumped whenever its device buffers may move.
 class DeviceResident {
  public:
+  virtual ~DeviceResident() = default;
   uint64_t resident_id() const { return id_; }
-  uint64_t buffers_version() const { return version_; }
+  // Changes whenever a device buffer this object uses may have moved (a composite, such as a task
+  // batch, also counts its parts' moves).
+  virtual uint64_t buffers_version() const { return version_; }
 
  protected:
   void buffers_moved() { ++version_; }

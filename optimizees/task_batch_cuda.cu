@@ -33,6 +33,12 @@ class CudaTaskBatch : public TaskBatch, public DeviceOptimizee {
                                     d_grad ? d_grad + k * n_ : nullptr);
     sum_cuda(K, losses_dev_.data(), d_loss, cub_ws_.data(), &cub_bytes_);
   }
+  // The tasks' buffers are part of this batch's: a task that reallocates moves the batch too.
+  uint64_t buffers_version() const override {
+    uint64_t v = DeviceResident::buffers_version();
+    for (const auto* d : dev_) v += d->buffers_version();
+    return v;
+  }
 
  private:
   std::vector<DeviceOptimizee*> dev_;

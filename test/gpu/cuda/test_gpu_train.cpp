@@ -117,6 +117,7 @@ TEST_CASE("the device-resident segment equals the per-step host path on the CUDA
   LearnerT<float>* learners[2] = {l_dev.get(), &l_host};
   std::vector<float> theta[2], dphi[2];
   std::vector<double> losses[2];
+  const CudaGraphStats before = cuda_graph_stats();
   for (int k = 0; k < 2; ++k) {
     theta[k].resize(n);
     opt->init(2, theta[k].data());
@@ -136,6 +137,48 @@ TEST_CASE("the device-resident segment equals the per-step host path on the CUDA
   require_close(dphi[0], dphi[1], 1e-5, 1e-6, "dphi of the third segment");
   for (int s = 0; s < 3; ++s) REQUIRE(std::fabs(losses[0][s] - losses[1][s]) <= 1e-6 * std::fabs(losses[1][s]));
   REQUIRE(l_dev->saved_steps() == unroll);  // the replay's host bookkeeping
+  // Three equal segments: one capture (after the first, eager one), then two replays.
+  const CudaGraphStats after = cuda_graph_stats();
+  REQUIRE(after.capture_failures == before.capture_failures);
+  REQUIRE(after.captures - before.captures == (graph ? 1 : 0));
+  REQUIRE(after.replays - before.replays == (graph ? 2 : 0));
+  unsetenv("L2O_CUDA_GRAPH");
+}
+
+TEST_CASE("CUDA graphs: alternating segment shapes replay from the cache instead of re-capturing",
+          "[gpu][train]") {
+  setenv("L2O_CUDA_GRAPH", "1", 1);
+  nlohmann::json cfg = nlohmann::json::object();
+  struct Shape {
+    std::unique_ptr<LearnerT<float>> learner;
+    std::unique_ptr<TaskBatch> opt;
+    std::vector<float> theta, dphi, dl_du, u;
+  };
+  Shape shapes[2];
+  const int tasks[2] = {1, 8};
+  std::vector<float> phi;
+  for (int k = 0; k < 2; ++k) {
+    shapes[k].learner = make_learner<float>(SpecNode(cfg, "$.learner"), Backend::cuda);
+    shapes[k].opt = make_task_batch(problem("mlp_orig"), tasks[k], Backend::cuda);
+    const int64_t n = shapes[k].opt->num_params();
+    shapes[k].learner->reset(n, 20);
+    shapes[k].theta.resize(n);
+    shapes[k].opt->init(5, shapes[k].theta.data());
+    phi.resize(shapes[k].learner->num_params());
+    shapes[k].learner->init_params(1, phi.data());
+    shapes[k].dphi.resize(phi.size());
+  }
+  const CudaGraphStats before = cuda_graph_stats();
+  Rng batches(6, kStreamBatch);
+  for (int round = 0; round < 3; ++round)
+    for (auto& s : shapes) {  // K = 1, K = 8, K = 1, ... as bench_backends alternates them
+      auto r = meta_segment<float>(*s.learner, phi.data(), *s.opt, s.theta.data(), batches, 20, s.dl_du, s.u,
+                                   s.dphi.data());
+      REQUIRE(r.finite);
+    }
+  const CudaGraphStats after = cuda_graph_stats();
+  REQUIRE(after.captures - before.captures == 2);
+  REQUIRE(after.replays - before.replays == 4);
   unsetenv("L2O_CUDA_GRAPH");
 }
 
