@@ -53,7 +53,8 @@ cmake -S . -B build-gpu "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCH
 [ "$build_rc" = 0 ] && { cmake --build build-gpu -j"$(nproc)" --target test_gpu bench_backends bench_ops_cuda \
   >"$LOGS/build.log" 2>&1 || build_rc=$?; }
 stamp build
-warnings=$(grep -ciE "warning" "$LOGS/build.log" 2>/dev/null || echo 0)
+warnings=$(grep -ciE "warning" "$LOGS/build.log" 2>/dev/null)
+warnings=${warnings:-0}
 
 capped() {  # capped CAP_SECONDS command...: runs it under timeout min(CAP, time left - 10)
   local cap=$1 left
@@ -107,7 +108,8 @@ PY
 )
 rc_word() {  # rc_word RC: a word for a step's exit code
   case $1 in 0) echo ok ;; 77) echo "skipped (no device)" ;; 124) echo "timed out or skipped for time" ;;
-    125) echo "not run (build failed)" ;; *) echo "FAILED (rc $1)" ;; esac
+    125) echo "not run (build failed)" ;; 2) echo "refused (rc 2: no backend could run, or bad input)" ;;
+    *) echo "FAILED (rc $1, see logs.tar.gz)" ;; esac
 }
 stamp total
 {
@@ -118,7 +120,7 @@ stamp total
   echo "- build: $(rc_word "$build_rc"), lines matching 'warning': $warnings"
   echo "- test_gpu: $(rc_word "$gpu_rc"); $(grep -E '^(All tests passed|test cases:)' "$LOGS/test_gpu.log" 2>/dev/null | tail -1)"
   echo "- bench_backends: $(rc_word "$bench_rc"); with graphs: $(rc_word "$graph_rc")"
-  echo "- bench_ops_cuda: $(rc_word "$ops_rc") (rc 1: a verification failed, see logs.tar.gz)"
+  echo "- bench_ops_cuda: $(rc_word "$ops_rc")$([ "$ops_rc" = 1 ] && echo ': a verification failed or a CUDA error')"
   echo "- ${torch_line:-PyTorch CUDA reference: $(rc_word "$torch_rc") (see torch_cuda.err in logs.tar.gz)}"
   echo "- seconds since start:$step_times"
   echo
