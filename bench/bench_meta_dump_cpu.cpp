@@ -8,7 +8,7 @@
 //     step's update) and g0 (the first optimizee gradient) as F32 safetensors. Batch indices are
 //     < 10000, exact in float32.
 //   bench_meta_dump_cpu --time N [OUT] [DATA_DIR] [--seed S]
-//     Times N full meta-iterations as the trainer runs them (meta_segment + global norm + Adam step;
+//     Times N full meta-iterations as the trainer runs them (engine/meta_step.h: a segment, then Adam;
 //     theta and the LSTM state carry across segments, re-initialised every 5 segments = a 100-step
 //     epoch), after 1 warm-up, and prints one JSON line with the median ms.
 //
