@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "kernels/common.h"
@@ -40,13 +41,23 @@ void write_file_atomic(const std::string& path, const std::string& bytes) {
   }
 }
 
-std::string read_file(const std::string& path) {
+std::string read_file(const std::string& path, size_t max_bytes) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) throw InputError(os_error("cannot read", path));
+  struct stat st;
+  if (::fstat(::fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+    std::fclose(f);
+    throw InputError(path + ": not a regular file");
+  }
+  if (static_cast<uint64_t>(st.st_size) > max_bytes) {
+    std::fclose(f);
+    throw InputError(path + ": " + std::to_string(st.st_size) + " bytes, over the limit of " +
+                     std::to_string(max_bytes) + " for this kind of file");
+  }
   std::string out;
   char buf[1 << 16];
   size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0 && out.size() <= max_bytes) out.append(buf, n);
   const bool bad = std::ferror(f) != 0;
   std::fclose(f);
   if (bad) throw InputError(os_error("error reading", path));

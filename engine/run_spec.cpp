@@ -12,6 +12,7 @@ namespace l2o {
 constexpr int64_t kMaxQuadraticValues = 100000000;  // W entries: 400 MB in float
 constexpr int64_t kMaxBatch = 65536;
 constexpr int64_t kMaxUnroll = 1000;
+constexpr int64_t kMaxHorizon = 10000000;  // optimizee steps per epoch or rollout (a curve is kept per rollout)
 
 ProblemConfig parse_problem(SpecNode node, std::string* name) {
   std::vector<std::string> types = problem_names();
@@ -113,7 +114,7 @@ RunSpec parse_run_spec(const std::string& text, const std::string& origin, const
     SpecNode t = root.child("training");
     s.epochs = t.integer("epochs", s.epochs, 1, INT64_MAX);
     s.unroll = t.integer("unroll", s.unroll, 1, kMaxUnroll);
-    s.n_train = t.integer("n_train", s.n_train, 1, INT64_MAX);
+    s.n_train = t.integer("n_train", s.n_train, 1, kMaxHorizon);
     require_multiple(t, "n_train", s.n_train, s.unroll);
     s.meta = parse_meta_optimizer(t.child("meta_optimizer"));
     s.clip_grad_norm = t.number("clip_grad_norm", s.clip_grad_norm, 0.0, 1e30);
@@ -123,7 +124,7 @@ RunSpec parse_run_spec(const std::string& text, const std::string& origin, const
   {
     SpecNode v = root.child("validation");
     s.valid_period = v.integer("period", s.valid_period, 1, INT64_MAX);
-    s.n_valid = v.integer("n_valid", s.n_valid, 1, INT64_MAX);
+    s.n_valid = v.integer("n_valid", s.n_valid, 1, kMaxHorizon);
     s.rollouts = v.integer("rollouts", s.rollouts, 1, 100000);
     s.fresh_validation = v.choice("instances", "fresh", {"fresh", "fixed"}) == "fresh";
     v.finish();
@@ -153,9 +154,9 @@ RunSpec parse_run_spec(const std::string& text, const std::string& origin, const
     SpecNode c = root.child("curriculum");
     CurriculumSpec& cs = s.curriculum;
     cs.enabled = c.boolean("enabled", false);
-    cs.config.n_train = c.int_list("n_train", cs.config.n_train, 1, INT64_MAX);
-    cs.config.n_valid = c.int_list("n_valid", cs.config.n_valid, 1, INT64_MAX);
-    cs.config.last_n_valid = c.integer("last_n_valid", cs.config.last_n_valid, 0, INT64_MAX);
+    cs.config.n_train = c.int_list("n_train", cs.config.n_train, 1, kMaxHorizon);
+    cs.config.n_valid = c.int_list("n_valid", cs.config.n_valid, 1, kMaxHorizon);
+    cs.config.last_n_valid = c.integer("last_n_valid", cs.config.last_n_valid, 0, kMaxHorizon);
     cs.config.patience = c.integer("patience", cs.config.patience, 1, 1000000);
     cs.config.rule = c.choice("rule", cs.config.rule, {"authors", "consecutive"});
     cs.period = c.integer("period", cs.period, 1, INT64_MAX);

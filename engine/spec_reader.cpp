@@ -285,9 +285,21 @@ void SpecNode::finish() {
 }
 
 // ---------------------------------------------------------------------------------------
-std::string clip_text(const std::string& s, size_t max) {
-  if (s.size() <= max) return s;
-  size_t cut = max > 3 ? max - 3 : 0;
+std::string clip_text(const std::string& text, size_t max) {
+  // Control characters are shown escaped, so a message stays one line.
+  std::string s;
+  for (char c : text.substr(0, std::min(text.size(), 4 * max + 4))) {
+    const unsigned char u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", u);
+      s += buf;
+    } else {
+      s += c;
+    }
+  }
+  if (s.size() <= max && text.size() <= 4 * max + 4) return s;
+  size_t cut = max > 3 ? std::min(max - 3, s.size()) : 0;
   while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;  // not inside a UTF-8 sequence
   return s.substr(0, cut) + "...";
 }
@@ -383,6 +395,8 @@ J parse_strict(const std::string& text, const std::string& origin, size_t max_by
     if (p != std::string::npos) what = what.substr(p + 2);
     throw InputError(origin + ": invalid JSON at " + line_col(text.data(), pos) + ": " +
                      clip_text(what, 2 * kMaxEchoChars));
+  } catch (const nlohmann::json::exception& e) {  // e.g. out_of_range: a number such as 1e400
+    throw InputError(origin + ": invalid JSON: " + clip_text(e.what(), 2 * kMaxEchoChars));
   }
 }
 

@@ -91,6 +91,16 @@ TrainState load_state(const std::string& path, int64_t n, const std::string& spe
   s.adam_v = vec("adam_v");
   s.il_m = vec("il_m");
   s.il_v = vec("il_v");
+  // Adam's moments as Adam leaves them: second moments >= 0, nothing near float's overflow.
+  constexpr float kMaxMagnitude = 1e30f;
+  for (const auto* t : {&s.phi, &s.adam_m, &s.adam_v, &s.il_m, &s.il_v})
+    for (float x : *t)
+      if (std::fabs(x) > kMaxMagnitude)
+        throw InputError(path + ": training state holds a value of magnitude " + std::to_string(std::fabs(x)) +
+                         " (over 1e30): not a state training writes");
+  for (const auto* t : {&s.adam_v, &s.il_v})
+    for (float x : *t)
+      if (x < 0) throw InputError(path + ": training state holds a negative Adam second moment");
   for (const auto& t : f.tensors)
     if (t.name == "stage_best_phi") s.stage_best_phi = vec("stage_best_phi");
   constexpr int64_t kMax = INT64_MAX / 2;

@@ -132,10 +132,11 @@ void Trainer::Impl::start_or_resume() {
       throw InputError(opt_.run_dir + ": no training state to resume (" + state_path_ + " missing)");
     lock_ = std::make_unique<RunDirLock>(opt_.run_dir);
     st_ = load_state(state_path_, p, digest);
-    truncate_metrics(metrics_, st_.metrics_lines);
   } else {
     // The first write: the learner, the optimizee (its data) and the teachers are built by now.
-    fs::create_directories(ck_);
+    std::error_code ec;
+    fs::create_directories(ck_, ec);
+    if (ec) throw InputError("cannot create the run directory " + opt_.run_dir + ": " + ec.message());
     lock_ = std::make_unique<RunDirLock>(opt_.run_dir);
     if (fs::exists(state_path_))  // another process finished its first checkpoint before we got the lock
       throw InputError(opt_.run_dir + " already holds a run: continue it with --resume " + opt_.run_dir);
@@ -157,6 +158,17 @@ void Trainer::Impl::start_or_resume() {
     cur_ = std::make_unique<Curriculum>(st_.curriculum.is_null()
                                             ? Curriculum(spec_.curriculum.config)
                                             : Curriculum::from_json(spec_.curriculum.config, st_.curriculum));
+  if (opt_.resume) {
+    // The curriculum and the state must tell one story; only then is metrics.jsonl trimmed to it.
+    const auto bad = [&](const std::string& why) { return InputError(state_path_ + ": inconsistent state: " + why); };
+    if (cur_ && cur_->awaiting_baseline()) throw bad("the curriculum waits for a baseline, which is never checkpointed");
+    if (cur_ && cur_->stopped() != st_.stopped) throw bad("\"stopped\" disagrees with the curriculum's");
+    if (!cur_ && st_.stopped) throw bad("stopped without a curriculum");
+    if (cur_ && cur_->stage_improved() && st_.stage_best_phi.empty())
+      throw bad("the curriculum stage improved but stage_best_phi is missing");
+    if (!cur_ && !st_.curriculum.is_null()) throw bad("curriculum state in a run without a curriculum");
+    truncate_metrics(metrics_, st_.metrics_lines);
+  }
   meta_step_ = std::make_unique<MetaStep>(*learner_, *optimizee_, spec_.unroll);
 }
 

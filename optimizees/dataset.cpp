@@ -82,7 +82,7 @@ class DataReader {
   size_t read(uint8_t* dst, size_t n) {
     if (!gz_) {
       const size_t k = std::min(n, raw_.size() - pos_);
-      std::memcpy(dst, raw_.data() + pos_, k);
+      if (k > 0) std::memcpy(dst, raw_.data() + pos_, k);  // an empty file has no data pointer
       pos_ += k;
       return k;
     }

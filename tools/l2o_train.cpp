@@ -47,6 +47,9 @@ static int run(int argc, char** argv) {
     if (args.has("backend")) overrides.push_back("backend=" + args.get("backend", ""));
     spec = parse_run_spec(read_file(path), path, overrides);
     opt.run_dir = args.get("out", "runs/" + fs::path(path).stem().string());
+    if (opt.run_dir.empty()) throw InputError("--out: empty directory name");
+    if (fs::exists(opt.run_dir) && !fs::is_directory(opt.run_dir))
+      throw InputError("--out: " + opt.run_dir + " exists and is not a directory");
     if (fs::exists(opt.run_dir + "/checkpoints/state.safetensors"))
       throw InputError(opt.run_dir + " already holds a run: continue it with --resume " + opt.run_dir +
                        ", or choose another --out");
