@@ -162,7 +162,10 @@ SpecNode::SpecNode(json& j, std::string path, std::shared_ptr<ReadKeys> read)
 json* SpecNode::lookup(const std::string& key) {
   (*read_)[path_].insert(key);
   auto it = j_->find(key);
-  return (it == j_->end() || it->is_null()) ? nullptr : &*it;
+  if (it == j_->end()) return nullptr;
+  // An explicit null is more likely a mistake than a request for the default: say so.
+  if (it->is_null()) throw InputError(key_path(key) + ": null is not a value here (leave the key out for its default)");
+  return &*it;
 }
 
 bool SpecNode::has(const std::string& key) const {

@@ -103,14 +103,17 @@ TEST_CASE("spec reader arrays of objects carry indexed paths", "[spec]") {
   REQUIRE_THROWS_WITH(SpecNode(bad).children_array("stages"), "$.stages[0]: expected an object, got number 3");
 }
 
-TEST_CASE("spec reader: null counts as absent, has() does not count as a read", "[spec]") {
+TEST_CASE("spec reader: an explicit null is an error, has() does not count as a read", "[spec]") {
   json j = json::parse(R"({"a": null, "b": 2})");
   SpecNode n(j);
   CHECK(!n.has("a"));
   CHECK(n.has("b"));
   CHECK(!n.has("c"));
-  CHECK(n.number("a", 4.5) == 4.5);
-  CHECK(j["a"] == 4.5);
+  // null used to mean "the default" silently; a typo'd value must not pass unnoticed.
+  REQUIRE_THROWS_WITH(n.number("a", 4.5), "$.a: null is not a value here (leave the key out for its default)");
+  CHECK(n.number("c", 4.5) == 4.5);  // absent: the default, written back
+  CHECK(j["c"] == 4.5);
+  j.erase("c");
   REQUIRE_THROWS_WITH(n.finish(), "$.b: unknown key");
   REQUIRE_THROWS_WITH(SpecNode(j["b"], "$.b"), "$.b: expected an object, got number 2");
 }

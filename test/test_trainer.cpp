@@ -60,6 +60,7 @@ TEST_CASE("run spec errors name the JSON path and what was expected", "[spec][tr
   CHECK_THAT(err(R"({"seed": 1,})"), Catch::Contains("spec.json: invalid JSON at line 1"));
   CHECK_THAT(err("{}", {"training.lr=0.1"}), Catch::Contains("$.training.lr: unknown key"));
   CHECK_THAT(err("[1]"), Catch::Contains("must be a JSON object"));
+  CHECK_THAT(err(R"({"training": {"epochs": null}})"), Catch::Contains("$.training.epochs: null is not a value here"));
   // A disabled curriculum's defaults constrain nothing; an enabled one must grow.
   CHECK(err("{}", {"training.unroll=30", "training.n_train=90"}) == "no error");
   CHECK_THAT(err(R"({"curriculum": {"enabled": true, "n_train": [100, 100]}})"),
