@@ -288,20 +288,35 @@ void SpecNode::finish() {
 }
 
 // ---------------------------------------------------------------------------------------
-std::string clip_text(const std::string& text, size_t max) {
-  // Control characters are shown escaped, so a message stays one line.
+// Length of the valid UTF-8 sequence starting at s[i], or 0 if it is not one.
+static size_t utf8_sequence(const std::string& s, size_t i) {
+  const unsigned char u = static_cast<unsigned char>(s[i]);
+  const size_t len = u < 0x80 ? 1 : (u >> 5) == 0x6 ? 2 : (u >> 4) == 0xE ? 3 : (u >> 3) == 0x1E ? 4 : 0;
+  if (len == 0 || i + len > s.size()) return 0;
+  for (size_t k = 1; k < len; ++k)
+    if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return 0;
+  return len;
+}
+
+std::string clip_text(const std::string& whole, size_t max) {
+  // Control characters and bytes that are not UTF-8 are shown escaped, so a message stays one
+  // readable line.
+  const std::string text = whole.substr(0, std::min(whole.size(), 4 * max + 4));
   std::string s;
-  for (char c : text.substr(0, std::min(text.size(), 4 * max + 4))) {
-    const unsigned char u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f) {
+  for (size_t i = 0; i < text.size();) {
+    const unsigned char u = static_cast<unsigned char>(text[i]);
+    const size_t len = utf8_sequence(text, i);
+    if (len == 0 || u < 0x20 || u == 0x7f) {
       char buf[8];
       std::snprintf(buf, sizeof buf, "\\x%02x", u);
       s += buf;
+      ++i;
     } else {
-      s += c;
+      s.append(text, i, len);
+      i += len;
     }
   }
-  if (s.size() <= max && text.size() <= 4 * max + 4) return s;
+  if (s.size() <= max && whole.size() <= 4 * max + 4) return s;
   size_t cut = max > 3 ? std::min(max - 3, s.size()) : 0;
   while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;  // not inside a UTF-8 sequence
   return s.substr(0, cut) + "...";

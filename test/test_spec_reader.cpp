@@ -183,6 +183,11 @@ TEST_CASE("clip_text and dump_clipped keep messages short", "[spec]") {
   CHECK(l2o::clip_text("abcdefgh", 6) == "abc...");
   // Never splits a UTF-8 sequence: "é" is two bytes.
   CHECK(l2o::clip_text("ab\xc3\xa9zzzz", 6) == "ab...");
+  CHECK(l2o::clip_text("ab\xc3\xa9z") == "ab\xc3\xa9z");  // valid UTF-8 passes through
+  // Control characters and bytes that are not UTF-8 are escaped: a message stays one readable line.
+  CHECK(l2o::clip_text("a\nb") == "a\\x0ab");
+  CHECK(l2o::clip_text("x\xff\xfey") == "x\\xff\\xfey");
+  CHECK(l2o::clip_text("\xc3z") == "\\xc3z");  // a truncated sequence
 
   CHECK(l2o::dump_clipped(json({1, 2, 3})) == "[1,2,3]");
   CHECK(l2o::dump_clipped(json({{"a", "x"}})) == "{\"a\":\"x\"}");
