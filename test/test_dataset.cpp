@@ -14,6 +14,7 @@
 
 #include "kernels/common.h"
 #include "optimizees/dataset.h"
+#include "test/temp_dir.h"
 
 namespace fs = std::filesystem;
 using Catch::Contains;
@@ -21,21 +22,8 @@ using Bytes = std::vector<uint8_t>;
 
 namespace {
 
-// A fresh directory per test, removed afterwards.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static std::atomic<int> counter{0};
-    const auto stamp = std::chrono::steady_clock::now().time_since_epoch().count();
-    path = fs::temp_directory_path() /
-           ("l2o_test_dataset_" + std::to_string(stamp) + "_" + std::to_string(counter++));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
+struct TempDir : l2o_test::TempDir {
+  TempDir() : l2o_test::TempDir("l2o_test_dataset") {}
 };
 
 void write_plain(const std::string& path, const Bytes& b) {

@@ -16,6 +16,7 @@
 #include "engine/spec_reader.h"
 #include "kernels/common.h"
 #include "optimizees/dataset.h"
+#include "test/temp_dir.h"
 
 namespace fs = std::filesystem;
 using Catch::Contains;
@@ -38,20 +39,8 @@ std::string error_of(F&& f) {
 
 std::string nested(size_t depth) { return std::string(depth, '[') + std::string(depth, ']'); }
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static std::atomic<int> counter{0};
-    const auto stamp = std::chrono::steady_clock::now().time_since_epoch().count();
-    path = fs::temp_directory_path() /
-           ("l2o_test_limits_" + std::to_string(stamp) + "_" + std::to_string(counter++));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
+struct TempDir : l2o_test::TempDir {
+  TempDir() : l2o_test::TempDir("l2o_test_limits") {}
 };
 
 void write_plain(const std::string& path, const Bytes& b, bool append = false) {
