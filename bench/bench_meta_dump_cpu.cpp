@@ -75,6 +75,7 @@ class RecordingLearner : public LearnerT<float> {
   int64_t num_params() const override { return inner_.num_params(); }
   const std::vector<ParamBlock>& param_blocks() const override { return inner_.param_blocks(); }
   void init_params(uint64_t seed, float* phi) const override { inner_.init_params(seed, phi); }
+  int64_t saved_floats_per_coordinate_step() const override { return inner_.saved_floats_per_coordinate_step(); }
   void reset(int64_t n, int64_t max_steps) override {
     n_ = n;
     inner_.reset(n, max_steps);

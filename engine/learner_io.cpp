@@ -4,23 +4,62 @@
 
 #include "engine/safetensors.h"
 #include "kernels/common.h"
+#include "kernels/l2o_dm_fused_math.h"
 #include "learners/learner_factory.h"
 
 namespace l2o {
 
-L2oDmConfig parse_learner_config(SpecNode node) {
-  node.choice("type", "l2o_dm", {"l2o_dm"});
+namespace {
+
+// Limits (docs/reliability.md): the CUDA kernels take at most 32 units, the CPU L2O-DM 256.
+std::vector<int64_t> parse_hidden(SpecNode& node, int64_t max_layers) {
+  std::vector<int64_t> h = node.int_list("hidden", {20, 20}, 1, 256);
+  if (h.empty()) throw InputError(node.path() + ".hidden: needs at least one layer");
+  if (static_cast<int64_t>(h.size()) > max_layers)
+    throw InputError(node.path() + ".hidden: at most " + std::to_string(max_layers) + " layers, got " +
+                     std::to_string(h.size()));
+  return h;
+}
+
+L2oDmConfig parse_l2o_dm(SpecNode& node) {
   L2oDmConfig c;
-  // Limits (docs/reliability.md): the CUDA kernels take at most 32 units, the CPU learner 256.
-  c.hidden = node.int_list("hidden", {20, 20}, 1, 256);
-  if (c.hidden.empty()) throw InputError(node.path() + ".hidden: needs at least one layer");
-  if (c.hidden.size() > 4) throw InputError(node.path() + ".hidden: at most 4 layers, got " + std::to_string(c.hidden.size()));
+  c.hidden = parse_hidden(node, 4);
   const std::string pre = node.choice("preprocess", "log_and_sign", {"log_and_sign", "identity"});
   c.log_k = node.number("log_k", 5.0, 1e-6, 100.0);
   if (pre == "identity") c.log_k = 0;
   c.output_scale = node.number("output_scale", 0.01, 1e-9, 1e3);
   c.forget_bias = node.number("forget_bias", 1.0, -100.0, 100.0);
   c.output_bias_zero = node.choice("output_bias_init", "zero", {"zero", "truncated_normal"}) == "zero";
+  return c;
+}
+
+// The authors' RNNprop (train_rnnprop.py, util.py get_config "RNNprop"; docs/fidelity.md).
+RnnpropConfig parse_rnnprop(SpecNode& node) {
+  RnnpropConfig c;
+  c.hidden = parse_hidden(node, 2);
+  if (c.hidden.size() != 2) throw InputError(node.path() + ".hidden: RNNprop takes exactly 2 LSTM layers");
+  for (int64_t h : c.hidden)
+    if (h > kFusedMaxHidden)
+      throw InputError(node.path() + ".hidden: RNNprop layers take at most " + std::to_string(kFusedMaxHidden) +
+                       " units, got " + std::to_string(h));
+  c.projection = node.integer("projection", 20, 1, kFusedMaxHidden);
+  c.beta1 = node.number("beta1", 0.95, 0.0, 0.999999);
+  c.beta2 = node.number("beta2", 0.95, 0.0, 0.999999);
+  c.eps = node.number("eps", 1e-8, 1e-30, 1.0);
+  c.output_scale = node.number("output_scale", 0.01, 1e-9, 1e3);
+  c.forget_bias = node.number("forget_bias", 1.0, -100.0, 100.0);
+  return c;
+}
+
+}  // namespace
+
+LearnerConfig parse_learner_config(SpecNode node) {
+  LearnerConfig c;
+  c.type = node.choice("type", "l2o_dm", {"l2o_dm", "rnnprop"});
+  if (c.type == "l2o_dm")
+    c.l2o_dm = parse_l2o_dm(node);
+  else
+    c.rnnprop = parse_rnnprop(node);
   node.finish();
   return c;
 }
@@ -59,7 +98,13 @@ LoadedLearner load_learner(const std::string& path, Backend backend) {
   for (const auto& kv : f.metadata) out.metadata[kv.first] = kv.second;
   out.phi.assign(out.learner->num_params(), 0.0f);
   for (const auto& b : out.learner->param_blocks()) {
-    const NamedTensor& t = f.get(b.name);
+    const NamedTensor* tp = nullptr;
+    try {
+      tp = &f.get(b.name);
+    } catch (const InputError& e) {
+      throw InputError(path + ": " + e.what() + ", which a " + out.learner->type() + " learner needs");
+    }
+    const NamedTensor& t = *tp;
     if (t.shape != b.shape) throw InputError(path + ": tensor \"" + b.name + "\" has the wrong shape for this learner");
     for (int64_t i = 0; i < b.size(); ++i) {
       if (!std::isfinite(t.data[i])) throw InputError(path + ": tensor \"" + b.name + "\" holds NaN or Inf");

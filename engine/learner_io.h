@@ -10,14 +10,14 @@
 
 #include "engine/spec_reader.h"
 #include "kernels/backend.h"
-#include "learners/l2o_dm.h"
 #include "learners/learner.h"
 #include "learners/learner_factory.h"
 
 namespace l2o {
 
-// Reads (strictly) and completes the learner config at `node`; the json is updated with defaults.
-L2oDmConfig parse_learner_config(SpecNode node);
+// Reads (strictly) and completes the learner config at `node` ("type": "l2o_dm" or "rnnprop");
+// the json is updated with defaults.
+LearnerConfig parse_learner_config(SpecNode node);
 
 // parse_learner_config, then learners/learner_factory.h's make_learner on `backend`.
 template <typename T>

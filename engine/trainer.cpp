@@ -113,8 +113,7 @@ Trainer::Impl::Impl(const RunSpec& spec, const TrainerOptions& opt)
   optimizee_ = make_optimizee<float>(spec.problem, opt.backend);
   // The saved activations of a segment are the big allocation: check them before making them.
   const double bytes = 4.0 * static_cast<double>(spec.unroll) * static_cast<double>(optimizee_->num_params()) *
-                       static_cast<double>(saved_floats_per_coordinate_step(parse_learner_config(
-                           SpecNode(learner_cfg, "$.learner"))));
+                       static_cast<double>(learner_->saved_floats_per_coordinate_step());
   if (bytes > kMaxActivationBytes)
     throw InputError("$.training.unroll: " + std::to_string(spec.unroll) + " steps x " +
                      std::to_string(optimizee_->num_params()) + " coordinates would keep " +

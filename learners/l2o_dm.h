@@ -43,6 +43,7 @@ class L2oDm : public LearnerT<T> {
   int64_t num_params() const override { return num_params_; }
   const std::vector<ParamBlock>& param_blocks() const override { return blocks_; }
   void init_params(uint64_t seed, T* phi) const override;
+  int64_t saved_floats_per_coordinate_step() const override { return l2o::saved_floats_per_coordinate_step(cfg_); }
   void reset(int64_t n, int64_t max_steps) override;
   void zero_state() override;
   void begin_segment() override;

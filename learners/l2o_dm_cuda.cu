@@ -22,6 +22,7 @@ class CudaL2oDm : public LearnerT<float>, public DeviceLearner {
   int64_t num_params() const override { return host_.num_params(); }
   const std::vector<ParamBlock>& param_blocks() const override { return host_.param_blocks(); }
   void init_params(uint64_t seed, float* phi) const override { host_.init_params(seed, phi); }
+  int64_t saved_floats_per_coordinate_step() const override { return host_.saved_floats_per_coordinate_step(); }
 
   void reset(int64_t n, int64_t max_steps) override {
     shape_.n = n;

@@ -29,6 +29,9 @@ class LearnerT {
   virtual int64_t num_params() const = 0;
   virtual const std::vector<ParamBlock>& param_blocks() const = 0;
   virtual void init_params(uint64_t seed, T* phi) const = 0;
+  // Floats kept per coordinate and saved step (activations and backward workspace): what a
+  // segment of S steps over n coordinates costs, about 4 * n * S times this many bytes.
+  virtual int64_t saved_floats_per_coordinate_step() const = 0;
   // Size for n coordinates and segments of up to max_steps saved steps; zero the state.
   virtual void reset(int64_t n, int64_t max_steps) = 0;
   virtual void zero_state() = 0;

@@ -2,15 +2,26 @@
 // checkpoints are the engine's (engine/learner_io.h).
 #pragma once
 #include <memory>
+#include <string>
 
 #include "kernels/backend.h"
 #include "learners/l2o_dm.h"
 #include "learners/learner.h"
+#include "learners/rnnprop.h"
 
 namespace l2o {
 
-// Backend::cuda (float only) builds the CUDA twin (learners/l2o_dm_cuda.h); throws InputError
-// where it cannot run.
+// Which learner, and its config (only the one named by `type` is used).
+struct LearnerConfig {
+  std::string type = "l2o_dm";  // "l2o_dm" | "rnnprop"
+  L2oDmConfig l2o_dm;
+  RnnpropConfig rnnprop;
+};
+
+// Backend::cuda (float only) builds the CUDA twin (learners/*_cuda.h); throws InputError where it
+// cannot run.
+template <typename T>
+std::unique_ptr<LearnerT<T>> make_learner(const LearnerConfig& cfg, Backend backend = Backend::cpu);
 template <typename T>
 std::unique_ptr<LearnerT<T>> make_learner(const L2oDmConfig& cfg, Backend backend = Backend::cpu);
 

@@ -22,15 +22,26 @@ except ImportError:
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOOL = os.path.join(ROOT, "tools", "import_authors")
 DATA = os.path.join(ROOT, "test", "data", "authors_weights")
-NAMES = ["dm", "dm_aug", "dm_cl", "dm_il", "dm_cl_il"]
+# (folder, file, learner type) of every authors' model the tool imports.
+CASES = [(n, "cw.l2l-0", "l2o_dm") for n in ("dm", "dm_aug", "dm_cl", "dm_il", "dm_cl_il")] + \
+        [(n, "rp.l2l-0", "rnnprop") for n in ("rnnprop", "rnnprop_cl_il")]
 # Our tensor -> the pickle's (module, name); values are not permuted (tools/import_authors).
-MAPPING = {"lstm_0/w": ("lstm_1", "w_gates"), "lstm_0/b": ("lstm_1", "b_gates"),
-           "lstm_1/w": ("lstm_2", "w_gates"), "lstm_1/b": ("lstm_2", "b_gates"),
-           "linear/w": ("linear", "w"), "linear/b": ("linear", "b")}
-SHAPES = {"lstm_0/w": [22, 80], "lstm_0/b": [80], "lstm_1/w": [40, 80], "lstm_1/b": [80],
-          "linear/w": [20, 1], "linear/b": [1]}
-DEFAULT_CONFIG = ('{"forget_bias":1.0,"hidden":[20,20],"log_k":5,"output_bias_init":"zero",'
-                  '"output_scale":0.01,"preprocess":"log_and_sign","type":"l2o_dm"}')
+_LSTM_MAPPING = {"lstm_0/w": ("lstm_1", "w_gates"), "lstm_0/b": ("lstm_1", "b_gates"),
+                 "lstm_1/w": ("lstm_2", "w_gates"), "lstm_1/b": ("lstm_2", "b_gates"),
+                 "linear/w": ("linear", "w"), "linear/b": ("linear", "b")}
+MAPPING = {"l2o_dm": _LSTM_MAPPING,
+           "rnnprop": {"input_projection/w": ("input_projection", "w"),
+                       "input_projection/b": ("input_projection", "b"), **_LSTM_MAPPING}}
+# Our parameter order and shapes (learners/l2o_dm.cpp, learners/rnnprop.cpp).
+SHAPES = {"l2o_dm": {"lstm_0/w": [22, 80], "lstm_0/b": [80], "lstm_1/w": [40, 80], "lstm_1/b": [80],
+                     "linear/w": [20, 1], "linear/b": [1]},
+          "rnnprop": {"input_projection/w": [2, 20], "input_projection/b": [20], "lstm_0/w": [40, 80],
+                      "lstm_0/b": [80], "lstm_1/w": [40, 80], "lstm_1/b": [80], "linear/w": [20, 1],
+                      "linear/b": [1]}}
+DEFAULT_CONFIG = {"l2o_dm": ('{"forget_bias":1.0,"hidden":[20,20],"log_k":5,"output_bias_init":"zero",'
+                             '"output_scale":0.01,"preprocess":"log_and_sign","type":"l2o_dm"}'),
+                  "rnnprop": ('{"beta1":0.95,"beta2":0.95,"eps":1e-08,"forget_bias":1.0,"hidden":[20,20],'
+                              '"output_scale":0.01,"projection":20,"type":"rnnprop"}')}
 
 
 def run_tool(*args):
@@ -88,24 +99,24 @@ class ImportAuthors(unittest.TestCase):
     def tearDown(self):
         self.tmp.cleanup()
 
-    def test_all_five_round_trip(self):
-        for name in NAMES:
+    def test_all_seven_round_trip(self):
+        for name, file, kind in CASES:
             with self.subTest(name=name):
-                src = os.path.join(DATA, name, "cw.l2l-0")
+                src = os.path.join(DATA, name, file)
                 out = os.path.join(self.dir, name + ".safetensors")
                 r = run_tool(src, out, "--label", "authors_" + name)
                 self.assertEqual(r.returncode, 0, r.stderr)
                 meta, tensors, order = read_safetensors(out)
-                self.assertEqual(order, list(SHAPES))  # our parameter order (learners/l2o_dm.cpp)
+                self.assertEqual(order, list(SHAPES[kind]))  # our parameter order
                 self.assertEqual(meta["format"], "l2o-engine learner")
-                self.assertEqual(meta["learner"], DEFAULT_CONFIG)
+                self.assertEqual(meta["learner"], DEFAULT_CONFIG[kind])
                 self.assertEqual(meta["label"], "authors_" + name)
                 self.assertIn("VITA-Group/L2O-Training-Techniques commit 0a3da557, MIT license", meta["source"])
                 with open(src, "rb") as f:
                     self.assertEqual(meta["source_sha256"], hashlib.sha256(f.read()).hexdigest())
                 orig = FakeDill.load(src)
-                for ours, (module, var) in MAPPING.items():
-                    self.assertEqual(list(tensors[ours].shape), SHAPES[ours])
+                for ours, (module, var) in MAPPING[kind].items():
+                    self.assertEqual(list(tensors[ours].shape), SHAPES[kind][ours])
                     ref = np.asarray(orig[module][var])
                     self.assertEqual(ref.dtype, np.float32)
                     self.assertTrue(np.array_equal(tensors[ours].view(np.uint32), ref.view(np.uint32)),
@@ -113,13 +124,13 @@ class ImportAuthors(unittest.TestCase):
 
     def test_committed_checkpoints_are_current(self):
         # docs/results/authors_models/checkpoints/ holds exactly what the tool writes today.
-        for name in NAMES:
+        for name, file, _ in CASES:
             with self.subTest(name=name):
                 out = os.path.join(self.dir, name + ".safetensors")
                 cwd = os.getcwd()
                 os.chdir(ROOT)  # the metadata records the source path as given
                 try:
-                    r = run_tool(os.path.join("test", "data", "authors_weights", name, "cw.l2l-0"), out)
+                    r = run_tool(os.path.join("test", "data", "authors_weights", name, file), out)
                 finally:
                     os.chdir(cwd)
                 self.assertEqual(r.returncode, 0, r.stderr)
@@ -183,6 +194,9 @@ class ImportAuthors(unittest.TestCase):
         d = self.good_arrays()
         d["linear"]["w"] = np.ones((20, 1), np.int32)
         self.refused(pickle.dumps(d), "numpy.dtype('i4')")
+        d = self.good_arrays()  # an RNNprop file (input_projection) needs RNNprop's lstm_1 shape
+        d["input_projection"] = {"w": np.ones((2, 20), np.float32), "b": np.ones(20, np.float32)}
+        self.refused(pickle.dumps(d), "lstm_1.w_gates", "(22, 80)", "(40, 80)")
 
     def test_missing_input(self):
         missing = os.path.join(self.dir, "nope", "cw.l2l-0")

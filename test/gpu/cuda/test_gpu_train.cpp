@@ -84,6 +84,7 @@ class HostPathLearner : public LearnerT<float> {
   int64_t num_params() const override { return l_.num_params(); }
   const std::vector<ParamBlock>& param_blocks() const override { return l_.param_blocks(); }
   void init_params(uint64_t seed, float* phi) const override { l_.init_params(seed, phi); }
+  int64_t saved_floats_per_coordinate_step() const override { return l_.saved_floats_per_coordinate_step(); }
   void reset(int64_t n, int64_t max_steps) override { l_.reset(n, max_steps); }
   void zero_state() override { l_.zero_state(); }
   void begin_segment() override { l_.begin_segment(); }
