@@ -5,6 +5,7 @@
 
 #include "kernels/common.h"
 #include "kernels/rng.h"
+#include "kernels/rnnprop_fused.h"
 
 namespace l2o {
 
@@ -53,58 +54,92 @@ void rnnprop_init_params(const RnnpropConfig& cfg, uint64_t seed, T* phi) {
   phi[d.bo()] = T(0);
 }
 
+namespace {
+
+CoordinatewiseLstmShape rnnprop_structure(const RnnpropConfig& cfg) {
+  check_rnnprop_shape(rnnprop_shape(cfg, 1, 1));
+  CoordinatewiseLstmShape s;
+  const auto blocks = rnnprop_param_blocks(cfg);
+  s.in0 = cfg.projection;
+  s.input_blocks = {blocks[0], blocks[1]};  // input_projection/w, /b
+  s.hidden = cfg.hidden;
+  s.forget_bias = cfg.forget_bias;
+  s.output_scale = cfg.output_scale;
+  s.tanh_output = true;
+  return s;
+}
+
+}  // namespace
+
 template <typename T>
-Rnnprop<T>::Rnnprop(RnnpropConfig cfg) : cfg_(std::move(cfg)), blocks_(rnnprop_param_blocks(cfg_)) {
-  shape_ = rnnprop_shape(cfg_, 1, 1);
-  check_rnnprop_shape(shape_);
+Rnnprop<T>::Rnnprop(RnnpropConfig cfg)
+    : CoordinatewiseLstm<T>(rnnprop_structure(cfg)), cfg_(std::move(cfg)), d_(rnnprop_shape(cfg_, 1, 1).dims<T>()) {
+  L2O_CHECK(this->layer_w(0) == d_.w0() && this->out_b() == d_.bo(), "RNNprop's layout differs from its fused ops'");
 }
 
 template <typename T>
-int64_t Rnnprop<T>::saved_floats_per_coordinate_step() const {
-  const RnnpropDims<float> d = shape_.dims<float>();
-  return d.saved_rows() + d.P + 4 * (d.H0 + d.H1) + 2;  // + the backward workspace rows
+void Rnnprop<T>::input_reset(int64_t n, int64_t slots, int64_t blocks) {
+  m_.assign(n, T(0));
+  v_.assign(n, T(0));
+  feats_.resize(slots * n * 2);
+  scratch_.assign(blocks, std::vector<T>(2 * CoordinatewiseLstm<T>::kBlockRows));
 }
 
 template <typename T>
-void Rnnprop<T>::reset(int64_t n, int64_t max_steps) {
-  shape_.n = n;
-  shape_.slots = std::max<int64_t>(max_steps, 1);
-  check_rnnprop_shape(shape_);
-  state_.assign(shape_.state_size(), T(0));
-  c_init_.assign(shape_.state_size(), T(0));
-  // Evaluation (max_steps 0) saves nothing: no activations or workspace.
-  saved_buf_.assign(max_steps > 0 ? shape_.saved_size() : 0, T(0));
-  ws_.assign(max_steps > 0 ? shape_.workspace_size() : 0, T(0));
-  zero_state();
-}
-
-template <typename T>
-void Rnnprop<T>::zero_state() {
-  std::fill(state_.begin(), state_.end(), T(0));
-  saved_ = 0;
+void Rnnprop<T>::input_zero_state() {
+  std::fill(m_.begin(), m_.end(), T(0));
+  std::fill(v_.begin(), v_.end(), T(0));
   t_ = 0;
 }
 
 template <typename T>
-void Rnnprop<T>::begin_segment() {
-  saved_ = 0;
-  c_init_ = state_;
+void Rnnprop<T>::input_step() {
+  ++t_;
+  bc1_ = rnnprop_bias_correction(d_.beta1, t_);
+  bc2_ = rnnprop_bias_correction(d_.beta2, t_);
 }
 
 template <typename T>
-void Rnnprop<T>::step(const T* phi, const T* g, T* u, bool save) {
-  L2O_CHECK(!state_.empty(), "reset() first");
-  L2O_CHECK(!save || (!saved_buf_.empty() && saved_ < shape_.slots),
-            "segment longer than the max_steps given to reset()");
-  rnnprop_fused_step_cpu(shape_, &t_, phi, g, state_.data(), save ? saved_buf_.data() : nullptr, saved_, u,
-                         static_cast<T*>(nullptr));
-  if (save) ++saved_;
+void Rnnprop<T>::input_forward(const T* phi, const T* g, int64_t blk, int64_t r0, int64_t nb, int64_t slot,
+                               bool save, T* x) {
+  // The same arithmetic as rnnprop_coord_step (kernels/rnnprop_fused_math.h), over a block.
+  T* f = save ? &feats_[(slot * this->coordinates() + r0) * 2] : scratch_[blk].data();
+  const T b1 = d_.beta1, b2 = d_.beta2;
+  for (int64_t i = 0; i < nb; ++i) {
+    const T gi = g[r0 + i];
+    const T m = b1 * m_[r0 + i] + (T(1) - b1) * gi;
+    const T v = b2 * v_[r0 + i] + (T(1) - b2) * gi * gi;
+    m_[r0 + i] = m;
+    v_[r0 + i] = v;
+    const T denom = std::sqrt(v * bc2_) + d_.eps;
+    f[i] = m * bc1_ / denom;
+    f[nb + i] = gi / denom;
+  }
+  const T* wp = phi + d_.wp();
+  const T* bp = phi + d_.bp();
+  for (int k = 0; k < d_.P; ++k)
+    for (int64_t i = 0; i < nb; ++i) x[k * nb + i] = elu(bp[k] + f[i] * wp[k] + f[nb + i] * wp[d_.P + k]);
 }
 
 template <typename T>
-void Rnnprop<T>::backward(const T* phi, const T* dl_du, T* dphi) {
-  L2O_CHECK(saved_ > 0, "backward without saved steps");
-  rnnprop_fused_backward_cpu(shape_, phi, saved_, saved_buf_.data(), c_init_.data(), dl_du, ws_.data(), dphi);
+void Rnnprop<T>::input_backward(const T*, int64_t, int64_t r0, int64_t nb, int64_t t, const T* x, const T* dx,
+                                T* dphi_block) {
+  // dz = dp * ELU'(z); dWp += x dz^T, dbp += sum dz (the layer-0 input x rows [0, P) hold p).
+  const T* f = &feats_[(t * this->coordinates() + r0) * 2];
+  T* dwp = dphi_block + d_.wp();
+  T* dbp = dphi_block + d_.bp();
+  for (int k = 0; k < d_.P; ++k) {
+    T s0 = 0, s1 = 0, sb = 0;
+    for (int64_t i = 0; i < nb; ++i) {
+      const T dz = dx[k * nb + i] * elu_grad_from_output(x[k * nb + i]);
+      s0 += f[i] * dz;
+      s1 += f[nb + i] * dz;
+      sb += dz;
+    }
+    dwp[k] += s0;
+    dwp[d_.P + k] += s1;
+    dbp[k] += sb;
+  }
 }
 
 template void rnnprop_init_params<float>(const RnnpropConfig&, uint64_t, float*);

@@ -3,12 +3,14 @@
 // feed m^/(sqrt(v^) + eps) and g/(sqrt(v^) + eps) through Linear(2 -> P) + ELU, two LSTM layers
 // and Linear(H1 -> 1), then u = scale * tanh(o) (REFERENCE.md section 8).
 //
-// The CPU backend runs the fused CPU twins of kernels/rnnprop_fused.h (a parallel loop over
-// coordinates), checked against finite differences in double; the CUDA backend
-// (rnnprop_cuda.cu) runs their CUDA twins on the same per-coordinate code.
+// Three implementations, as for L2O-DM: this class (coordinatewise_lstm.h's blocked CPU path
+// with the moments and the projection as its input stage) is the CPU backend, checked against
+// finite differences in double; the fused CPU twins (kernels/rnnprop_fused.h) are the oracle of
+// the CUDA kernels, tested against this class; the CUDA backend (rnnprop_cuda.cu) runs the fused
+// CUDA twins on the same per-coordinate code.
 #pragma once
 #include "kernels/rnnprop_fused.h"
-#include "learners/learner.h"
+#include "learners/coordinatewise_lstm.h"
 
 namespace l2o {
 
@@ -29,28 +31,32 @@ template <typename T>
 void rnnprop_init_params(const RnnpropConfig& cfg, uint64_t seed, T* phi);
 
 template <typename T>
-class Rnnprop : public LearnerT<T> {
+class Rnnprop : public CoordinatewiseLstm<T> {
  public:
   explicit Rnnprop(RnnpropConfig cfg);
   std::string type() const override { return "rnnprop"; }
   const RnnpropConfig& config() const { return cfg_; }
-  int64_t num_params() const override { return shape_.num_params(); }
-  const std::vector<ParamBlock>& param_blocks() const override { return blocks_; }
   void init_params(uint64_t seed, T* phi) const override { rnnprop_init_params(cfg_, seed, phi); }
-  int64_t saved_floats_per_coordinate_step() const override;
-  void reset(int64_t n, int64_t max_steps) override;
-  void zero_state() override;
-  void begin_segment() override;
-  void step(const T* phi, const T* g, T* u, bool save) override;
-  int64_t saved_steps() const override { return saved_; }
-  void backward(const T* phi, const T* dl_du, T* dphi) override;
+
+ protected:
+  void input_reset(int64_t n, int64_t slots, int64_t blocks) override;
+  void input_zero_state() override;
+  void input_step() override;
+  // Moments -> features [m^/(sqrt(v^) + eps), g/(sqrt(v^) + eps)] -> ELU(Wp^T x + bp).
+  void input_forward(const T* phi, const T* g, int64_t blk, int64_t r0, int64_t nb, int64_t slot, bool save,
+                     T* x) override;
+  void input_backward(const T* phi, int64_t blk, int64_t r0, int64_t nb, int64_t t, const T* x, const T* dx,
+                      T* dphi_block) override;
+  int64_t input_saved_floats() const override { return 2; }
 
  private:
   RnnpropConfig cfg_;
-  std::vector<ParamBlock> blocks_;
-  RnnpropFusedShape shape_;
-  std::vector<T> state_, c_init_, saved_buf_, ws_;
-  int64_t saved_ = 0, t_ = 0;  // t_: steps since zero_state(), for the bias correction
+  RnnpropDims<T> d_;
+  std::vector<T> m_, v_;          // (n) moments
+  std::vector<T> feats_;          // (slots, n, 2) saved features, block regions feature-major
+  std::vector<std::vector<T>> scratch_;  // per block: unsaved features (2, kBlockRows)
+  int64_t t_ = 0;                 // steps since the moments were reset
+  T bc1_ = T(1), bc2_ = T(1);     // this step's bias corrections
 };
 
 }  // namespace l2o

@@ -235,3 +235,33 @@ TEST_CASE("RNNprop configs are read strictly and its checkpoints name their lear
   save_learner(mixed, *dm, dm_phi, cfg, {});
   REQUIRE_THROWS_WITH(load_learner(mixed), Catch::Contains(mixed) && Catch::Contains("input_projection/w"));
 }
+
+TEST_CASE("the blocked RNNprop learner matches the fused twins the CUDA kernels are tested against",
+          "[rnnprop][fused]") {
+  RnnpropConfig cfg;
+  Rnnprop<double> rp(cfg);
+  const auto phi = test_phi(rp, 9);
+  const int64_t n = CoordinatewiseLstm<double>::kBlockRows + 37, steps = 4;  // a partial second block
+  RnnpropFusedShape s = rnnprop_shape(cfg, n, steps);
+  std::vector<double> state(s.state_size(), 0.0), saved(s.saved_size()), ws(s.workspace_size()), c_init;
+  std::vector<double> u(n), u_fused(n);
+  int64_t t = 0;
+  rp.reset(n, steps);
+  for (int seg = 0; seg < 2; ++seg) {  // the second segment starts from a carried-in state and count
+    rp.begin_segment();
+    c_init = state;
+    for (int64_t k = 0; k < steps; ++k) {
+      const auto g = random_vec(n, std::pow(10.0, -k), 30 + 10 * seg + k);
+      rp.step(phi.data(), g.data(), u.data(), true);
+      rnnprop_fused_step_cpu<double>(s, &t, phi.data(), g.data(), state.data(), saved.data(), k, u_fused.data(),
+                                     nullptr);
+      for (int64_t i = 0; i < n; ++i) REQUIRE(std::fabs(u[i] - u_fused[i]) <= 1e-13);
+    }
+    const auto r = random_vec(steps * n, 1.0, 70 + seg);
+    std::vector<double> dphi(rp.num_params()), dphi_fused(rp.num_params());
+    rp.backward(phi.data(), r.data(), dphi.data());
+    rnnprop_fused_backward_cpu<double>(s, phi.data(), steps, saved.data(), c_init.data(), r.data(), ws.data(),
+                                       dphi_fused.data());
+    require_close(dphi, dphi_fused, 1e-10, 1e-12);
+  }
+}
