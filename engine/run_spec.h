@@ -52,6 +52,7 @@ struct RunSpec {
   MetaOptimizerSpec meta;
   double clip_grad_norm = 0;   // 0 = off
   int64_t max_consecutive_failures = 20;
+  double random_scale = 0;     // the authors' rd_scale_bound when > 0 (engine/random_scale.h); 0 = off
   ImitationSpec imitation;
   CurriculumSpec curriculum;
   // validation

@@ -13,6 +13,7 @@
 #include "engine/meta_step.h"
 #include "engine/numerics.h"
 #include "engine/progress.h"
+#include "engine/random_scale.h"
 #include "engine/run_lock.h"
 #include "engine/train_state.h"
 #include "learners/hand_optimizers.h"
@@ -95,6 +96,7 @@ class Trainer::Impl {
   std::unique_ptr<RunDirLock> lock_;  // held for the life of the run
   TrainState st_;
   std::unique_ptr<Curriculum> cur_;
+  std::unique_ptr<RandomlyScaled> scaled_;  // training.random_scale
   std::unique_ptr<MetaStep> meta_step_;
   std::vector<double> step_ms_;
   // The last epoch's figures, for the progress line.
@@ -168,7 +170,12 @@ void Trainer::Impl::start_or_resume() {
     if (!cur_ && !st_.curriculum.is_null()) throw bad("curriculum state in a run without a curriculum");
     truncate_metrics(metrics_, st_.metrics_lines);
   }
-  meta_step_ = std::make_unique<MetaStep>(*learner_, *optimizee_, spec_.unroll);
+  OptimizeeT<float>* trained = optimizee_.get();
+  if (spec_.random_scale > 0) {  // training epochs only; validation runs on optimizee_ itself
+    scaled_ = std::make_unique<RandomlyScaled>(*optimizee_, spec_.random_scale);
+    trained = scaled_.get();
+  }
+  meta_step_ = std::make_unique<MetaStep>(*learner_, *trained, spec_.unroll);
 }
 
 void Trainer::Impl::save_weights(const std::string& name, std::map<std::string, std::string> extra) {

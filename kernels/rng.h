@@ -94,6 +94,7 @@ enum RngStream : uint64_t {
   kStreamBatch = 3,       // minibatch indices
   kStreamLearnerInit = 4, // meta-parameters phi
   kStreamTrainer = 5,     // epoch seeds, imitation coin flips
+  kStreamScale = 6,       // random scaling of the optimizee (training.random_scale)
 };
 
 // Derive independent seeds (splitmix64): e.g. the seed of epoch e of run seed s.
