@@ -25,6 +25,7 @@
 #include <cstring>
 #include <exception>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -42,6 +43,7 @@
 #include "kernels/optim.h"
 #include "kernels/rng.h"
 #include "learners/l2o_dm.h"
+#include "learners/learner_factory.h"
 #include "optimizees/optimizee.h"
 #include "optimizees/task_batch.h"
 
@@ -211,7 +213,7 @@ void bench_lstm_layer(State& st, int64_t in, int64_t H, bool backward, double bu
 }
 
 // ------------------------------------------------------------------------------------------------
-// The L2O-DM learner (learners/l2o_dm.h): step, 20-step segment forward, segment backward.
+// The learners (learners/l2o_dm.h, learners/rnnprop.h): step, 20-step segment forward, segment backward.
 struct LearnerInputs {
   int64_t n;
   std::vector<std::vector<float>> grads;  // (steps, n)
@@ -222,55 +224,66 @@ struct LearnerInputs {
   }
 };
 
-// Float learner vs the double learner on the same phi and inputs: all 20 updates, then dphi.
-Check verify_learner(int64_t nv) {
-  LearnerInputs in(nv);
-  L2oDm<float> f(L2oDmConfig{});
-  L2oDm<double> d(L2oDmConfig{});
-  std::vector<float> phi(f.num_params()), dphi(f.num_params()), u(nv);
-  f.init_params(0, phi.data());
-  std::vector<double> phid = cast<double>(phi), dphid(f.num_params()), ud(nv);
-  f.reset(nv, kSteps);
-  d.reset(nv, kSteps);
-  f.begin_segment();
-  d.begin_segment();
-  Check c;
-  for (int64_t t = 0; t < kSteps; ++t) {
-    f.step(phi.data(), in.grads[t].data(), u.data(), true);
-    const auto gd = cast<double>(in.grads[t]);
-    d.step(phid.data(), gd.data(), ud.data(), true);
-    c.merge(compare("u_" + std::to_string(t), u.data(), ud.data(), nv, 1e-4, 1e-4));
-  }
-  f.backward(phi.data(), in.dl_du.data(), dphi.data());
-  const auto dl = cast<double>(in.dl_du);
-  d.backward(phid.data(), dl.data(), dphid.data());
-  c.merge(compare("dphi", dphi.data(), dphid.data(), dphi.size(), 1e-4, 1e-3));
-  c.what = "float vs double L2oDm, n=" + std::to_string(nv) + " (20 updates, dphi)";
+LearnerConfig learner_config(const std::string& type) {
+  LearnerConfig c;
+  c.type = type;
   return c;
 }
 
-void bench_learner(State& st, const std::string& which, double budget) {
+// Float learner vs the double learner on the same phi and inputs: all 20 updates, then dphi.
+Check verify_learner(const std::string& type, int64_t nv) {
+  LearnerInputs in(nv);
+  auto f = make_learner<float>(learner_config(type));
+  auto d = make_learner<double>(learner_config(type));
+  std::vector<float> phi(f->num_params()), dphi(f->num_params()), u(nv);
+  f->init_params(0, phi.data());
+  std::vector<double> phid = cast<double>(phi), dphid(f->num_params()), ud(nv);
+  f->reset(nv, kSteps);
+  d->reset(nv, kSteps);
+  f->begin_segment();
+  d->begin_segment();
+  Check c;
+  for (int64_t t = 0; t < kSteps; ++t) {
+    f->step(phi.data(), in.grads[t].data(), u.data(), true);
+    const auto gd = cast<double>(in.grads[t]);
+    d->step(phid.data(), gd.data(), ud.data(), true);
+    c.merge(compare("u_" + std::to_string(t), u.data(), ud.data(), nv, 1e-4, 1e-4));
+  }
+  f->backward(phi.data(), in.dl_du.data(), dphi.data());
+  const auto dl = cast<double>(in.dl_du);
+  d->backward(phid.data(), dl.data(), dphid.data());
+  c.merge(compare("dphi", dphi.data(), dphid.data(), dphi.size(), 1e-4, 1e-3));
+  c.what = "float vs double " + type + ", n=" + std::to_string(nv) + " (20 updates, dphi)";
+  return c;
+}
+
+// type: "l2o_dm" or "rnnprop" (default configs); which: "step", "fwd" or "bwd".
+void bench_learner(State& st, const std::string& type, const std::string& which, double budget) {
   const int64_t n = st.args.n;
-  // Verified once, on up to 2,085 coordinates (8 full blocks and a 37-coordinate tail).
-  static Check check;
-  if (!check.done) check = verify_learner(std::min<int64_t>(n, 8 * kBlock + 37));
+  // Verified once per learner, on up to 2,085 coordinates (8 full blocks and a 37-coordinate tail).
+  static std::map<std::string, Check> checks;
+  Check& check = checks[type];
+  if (!check.done) check = verify_learner(type, std::min<int64_t>(n, 8 * kBlock + 37));
   LearnerInputs in(n);
-  L2oDm<float> dm(L2oDmConfig{});
+  auto learner = make_learner<float>(learner_config(type));
+  LearnerT<float>& dm = *learner;
   std::vector<float> phi(dm.num_params()), dphi(dm.num_params()), u(n);
   dm.init_params(0, phi.data());
   dm.reset(n, kSteps);
   Result r;
   r.group = "learner";
   r.check = check;
-  const OpCost step = l2o_dm_step_cost(n, kHidden, true);
+  const RnnpropConfig rp;
+  const OpCost step = type == "rnnprop" ? rnnprop_step_cost(n, rp.projection, rp.hidden)
+                                        : l2o_dm_step_cost(n, kHidden, true);
   if (which == "step") {
-    r.op = "l2o_dm_step_eval";
+    r.op = type + "_step_eval";
     r.shape = "n=" + std::to_string(n) + ", save=false";
     r.cost = step;
     int64_t t = 0;
     timed(st, std::move(r), budget, [&] { dm.step(phi.data(), in.grads[t++ % kSteps].data(), u.data(), false); });
   } else if (which == "fwd") {
-    r.op = "l2o_dm_segment_forward";
+    r.op = type + "_segment_forward";
     r.shape = "n=" + std::to_string(n) + ", 20 saved steps";
     r.cost = step.scaled(kSteps);
     timed(st, std::move(r), budget, [&] {
@@ -280,9 +293,10 @@ void bench_learner(State& st, const std::string& which, double budget) {
   } else {
     dm.begin_segment();
     for (int64_t t = 0; t < kSteps; ++t) dm.step(phi.data(), in.grads[t].data(), u.data(), true);
-    r.op = "l2o_dm_segment_backward";
+    r.op = type + "_segment_backward";
     r.shape = "n=" + std::to_string(n) + ", 20 steps BPTT";
-    r.cost = l2o_dm_backward_cost(n, kSteps, kHidden, true, kBlock);
+    r.cost = type == "rnnprop" ? rnnprop_backward_cost(n, kSteps, rp.projection, rp.hidden, kBlock)
+                               : l2o_dm_backward_cost(n, kSteps, kHidden, true, kBlock);
     timed(st, std::move(r), budget, [&] { dm.backward(phi.data(), in.dl_du.data(), dphi.data()); });
   }
 }
@@ -900,10 +914,11 @@ int main(int argc, char** argv) {
           plans.push_back({"lstm", std::string(bwd ? "lstm_layer_backward" : "lstm_layer_forward") + "_in" + std::to_string(in), 1,
                            [&st, in, bwd](double b) { bench_lstm_layer(st, in, 20, bwd, b); }});
     if (a.want("learner"))
-      for (const char* w : {"step", "fwd", "bwd"})
-        plans.push_back({"learner",
-                         std::string("l2o_dm_") + (w[0] == 's' ? "step_eval" : w[0] == 'f' ? "segment_forward" : "segment_backward"),
-                         2, [&st, w](double b) { bench_learner(st, w, b); }});
+      for (const char* type : {"l2o_dm", "rnnprop"})
+        for (const char* w : {"step", "fwd", "bwd"})
+          plans.push_back({"learner",
+                           std::string(type) + (w[0] == 's' ? "_step_eval" : w[0] == 'f' ? "_segment_forward" : "_segment_backward"),
+                           type[0] == 'l' ? 2.0 : 1.0, [&st, type, w](double b) { bench_learner(st, type, w, b); }});
     if (a.want("mlp"))
       for (bool g : {false, true})
         plans.push_back({"mlp", g ? "mlp_orig_loss_and_grad" : "mlp_orig_loss", 0.5, [&st, g](double b) { bench_mlp(st, g, b); }});

@@ -67,6 +67,23 @@ L2O_HD float sigmoid<float>(float x) {
   return 1.0f / (1.0f + exp_approx(-x));
 }
 
+// ELU as TensorFlow 1's Elu op computes it: exp(x) - 1 below zero, x above (RNNprop's input
+// projection); float through exp_approx, so the projection vectorises on the CPU.
+template <typename T>
+L2O_HD T elu_act(T x) {
+  return x > T(0) ? x : exp(x) - T(1);
+}
+template <>
+L2O_HD float elu_act<float>(float x) {
+  const float e = exp_approx(x) - 1.0f;
+  return x > 0.0f ? x : e;
+}
+// ELU's derivative from its output p: 1 where the input was > 0 (exactly where p > 0), else p + 1.
+template <typename T>
+L2O_HD T elu_grad_from_output(T p) {
+  return p > T(0) ? T(1) : p + T(1);
+}
+
 template <typename T>
 L2O_HD T tanh_act(T x) {
   return tanh(x);

@@ -93,14 +93,14 @@ inline OpCost linear_out_backward_cost(int64_t n, int64_t H, int64_t elem_bytes 
   return {3.0 * H * N + N, elem_bytes * (H * N + N + H * N + 2 * (H + 1)), 2.0 * H * N};
 }
 
-// L2O-DM (learners/l2o_dm.h): one learner step over n coordinates (preprocess, each layer's
-// forward, the output projection; the state copies as bytes), and the backward of a segment of
-// `steps` saved steps (per step: output backward, per layer dh = dh_above + dh_carry and the
-// layer backward; then the fixed-order sum of the per-block dphi partials).
-inline OpCost l2o_dm_step_cost(int64_t n, const std::vector<int64_t>& hidden, bool log_and_sign,
-                               int64_t elem_bytes = 4) {
-  OpCost c = preprocess_cost(n, log_and_sign, elem_bytes);
-  int64_t in = log_and_sign ? 2 : 1;
+// The LSTM layers and output of a coordinatewise LSTM learner (learners/coordinatewise_lstm.h)
+// from a layer-0 input of in0 features: one step (each layer's forward, the state copies as bytes,
+// the output projection), and the backward of one saved step (output backward, per layer
+// dh = dh_above + dh_carry and the layer backward).
+inline OpCost lstm_stack_step_cost(int64_t n, int64_t in0, const std::vector<int64_t>& hidden,
+                                   int64_t elem_bytes = 4) {
+  OpCost c;
+  int64_t in = in0;
   for (int64_t H : hidden) {
     c += lstm_layer_forward_cost(n, in, H, elem_bytes);
     c.bytes += double(elem_bytes) * n * H * 4;  // h -> xh, c/h state copies
@@ -110,8 +110,21 @@ inline OpCost l2o_dm_step_cost(int64_t n, const std::vector<int64_t>& hidden, bo
   return c;
 }
 
-inline int64_t l2o_dm_num_params(const std::vector<int64_t>& hidden, bool log_and_sign) {
-  int64_t p = 0, in = log_and_sign ? 2 : 1;
+inline OpCost lstm_stack_backward_step_cost(int64_t n, int64_t in0, const std::vector<int64_t>& hidden,
+                                            int64_t elem_bytes = 4) {
+  OpCost c = linear_out_backward_cost(n, hidden.back(), elem_bytes);
+  int64_t in = in0;
+  for (int64_t H : hidden) {
+    c += lstm_layer_backward_cost(n, in, H, elem_bytes);
+    c.flops += double(H) * n;  // dh = dh_above + dh_carry
+    c.bytes += double(elem_bytes) * n * H * 3;
+    in = H;
+  }
+  return c;
+}
+
+inline int64_t lstm_stack_num_params(int64_t in0, const std::vector<int64_t>& hidden) {
+  int64_t p = 0, in = in0;
   for (int64_t H : hidden) {
     p += (in + H) * 4 * H + 4 * H;
     in = H;
@@ -119,21 +132,50 @@ inline int64_t l2o_dm_num_params(const std::vector<int64_t>& hidden, bool log_an
   return p + in + 1;
 }
 
+// The segment backward's fixed-order sum of the per-block dphi partials.
+inline OpCost block_partials_sum_cost(int64_t n, int64_t block_rows, int64_t params, int64_t elem_bytes = 4) {
+  const double blocks = double((n + block_rows - 1) / block_rows), p = double(params);
+  return {blocks * p, elem_bytes * (blocks * p + p), 0};
+}
+
+// L2O-DM (learners/l2o_dm.h): preprocessing, then the stack; the backward of `steps` saved steps.
+inline OpCost l2o_dm_step_cost(int64_t n, const std::vector<int64_t>& hidden, bool log_and_sign,
+                               int64_t elem_bytes = 4) {
+  OpCost c = preprocess_cost(n, log_and_sign, elem_bytes);
+  c += lstm_stack_step_cost(n, log_and_sign ? 2 : 1, hidden, elem_bytes);
+  return c;
+}
+
+inline int64_t l2o_dm_num_params(const std::vector<int64_t>& hidden, bool log_and_sign) {
+  return lstm_stack_num_params(log_and_sign ? 2 : 1, hidden);
+}
+
 inline OpCost l2o_dm_backward_cost(int64_t n, int64_t steps, const std::vector<int64_t>& hidden, bool log_and_sign,
                                    int64_t block_rows, int64_t elem_bytes = 4) {
-  OpCost per_step = linear_out_backward_cost(n, hidden.back(), elem_bytes);
-  int64_t in = log_and_sign ? 2 : 1;
-  for (int64_t H : hidden) {
-    per_step += lstm_layer_backward_cost(n, in, H, elem_bytes);
-    per_step.flops += double(H) * n;                      // dh = dh_above + dh_carry
-    per_step.bytes += double(elem_bytes) * n * H * 3;
-    in = H;
-  }
+  OpCost c = lstm_stack_backward_step_cost(n, log_and_sign ? 2 : 1, hidden, elem_bytes).scaled(double(steps));
+  c += block_partials_sum_cost(n, block_rows, l2o_dm_num_params(hidden, log_and_sign), elem_bytes);
+  return c;
+}
+
+// RNNprop (learners/rnnprop.h): moments and features (~14 FLOPs and a sqrt per coordinate, m and
+// v read and written), the projection 2 -> P with ELU (one exp each), the stack from in0 = P and
+// the tanh output. Backward per step: the tanh factor, the stack, and the projection's
+// dz = dp ELU'(p) with its weight sums (8 FLOPs per feature); then the block partials.
+inline OpCost rnnprop_step_cost(int64_t n, int64_t P, const std::vector<int64_t>& hidden, int64_t elem_bytes = 4) {
+  const double N = double(n);
+  OpCost c{(14.0 + 6.0 * P) * N, elem_bytes * (N + 4 * N + 2 * N + P * N), 0};
+  c.tanhs = (P + 1.0) * N;  // the ELU's exp and the output tanh, counted as transcendental calls
+  c += lstm_stack_step_cost(n, P, hidden, elem_bytes);
+  return c;
+}
+
+inline OpCost rnnprop_backward_cost(int64_t n, int64_t steps, int64_t P, const std::vector<int64_t>& hidden,
+                                    int64_t block_rows, int64_t elem_bytes = 4) {
+  const double N = double(n);
+  OpCost per_step = lstm_stack_backward_step_cost(n, P, hidden, elem_bytes);
+  per_step += OpCost{3.0 * N + 8.0 * P * N, elem_bytes * (2.0 * N + 2.0 * P * N + 2.0 * N), 0};
   OpCost c = per_step.scaled(double(steps));
-  const double blocks = double((n + block_rows - 1) / block_rows);
-  const double p = double(l2o_dm_num_params(hidden, log_and_sign));
-  c.flops += blocks * p;
-  c.bytes += elem_bytes * (blocks * p + p);
+  c += block_partials_sum_cost(n, block_rows, 3 * P + lstm_stack_num_params(P, hidden), elem_bytes);
   return c;
 }
 

@@ -11,16 +11,6 @@
 
 namespace l2o {
 
-// ELU and its derivative from its output (p > 0 exactly when the input was > 0).
-template <typename T>
-L2O_HD T elu(T z) {
-  return z > T(0) ? z : expm1(z);
-}
-template <typename T>
-L2O_HD T elu_grad_from_output(T p) {
-  return p > T(0) ? T(1) : p + T(1);
-}
-
 // Dimensions and constants. phi follows the authors' variable order: wp (2, P), bp (P),
 // w0 (P+H0, 4H0), b0 (4H0), w1 (H0+H1, 4H1), b1 (4H1), wo (H1), bo (1).
 //   state (state_rows, n): m, v, h0 (H0), c0 (H0), h1 (H1), c1 (H1).
@@ -82,7 +72,7 @@ L2O_HD T rnnprop_coord_step(const RnnpropDims<T>& d, int64_t t, const T* phi, T 
   const T v = d.beta2 * state[n] + (T(1) - d.beta2) * g * g;
   const T denom = sqrt(v * rnnprop_bias_correction(d.beta2, t)) + d.eps;
   const T x0 = m * rnnprop_bias_correction(d.beta1, t) / denom, x1 = g / denom;
-  for (int k = 0; k < P; ++k) xh0[k] = elu(phi[d.bp() + k] + x0 * phi[d.wp() + k] + x1 * phi[d.wp() + P + k]);
+  for (int k = 0; k < P; ++k) xh0[k] = elu_act(phi[d.bp() + k] + x0 * phi[d.wp() + k] + x1 * phi[d.wp() + P + k]);
   for (int u = 0; u < H0; ++u) {
     xh0[P + u] = state[(d.row_h0() + u) * n];
     cp[u] = state[(d.row_c0() + u) * n];

@@ -118,7 +118,7 @@ void Rnnprop<T>::input_forward(const T* phi, const T* g, int64_t blk, int64_t r0
   const T* wp = phi + d_.wp();
   const T* bp = phi + d_.bp();
   for (int k = 0; k < d_.P; ++k)
-    for (int64_t i = 0; i < nb; ++i) x[k * nb + i] = elu(bp[k] + f[i] * wp[k] + f[nb + i] * wp[d_.P + k]);
+    for (int64_t i = 0; i < nb; ++i) x[k * nb + i] = elu_act(bp[k] + f[i] * wp[k] + f[nb + i] * wp[d_.P + k]);
 }
 
 template <typename T>

@@ -43,3 +43,20 @@ TEST_CASE("activation approximations saturate and propagate NaN", "[math]") {
   REQUIRE(std::isnan(sigmoid(NAN)));
   REQUIRE(std::isnan(tanh_act(NAN)));
 }
+
+TEST_CASE("elu_act is TensorFlow's exp(x) - 1 below zero, and its derivative from the output", "[math]") {
+  double worst = 0;
+  for (int i = -100000; i <= 100000; ++i) {
+    const float x = static_cast<float>(i) * 2e-4f;  // [-20, 20]
+    const double ref = x > 0 ? double(x) : std::exp(double(x)) - 1.0;
+    worst = std::max(worst, std::fabs(elu_act(x) - ref));
+    if (x > 0) REQUIRE(elu_act(x) == x);  // exact above zero
+  }
+  INFO("max abs error " << worst);
+  REQUIRE(worst < 2e-7);
+  REQUIRE(elu_act(-100.0f) == -1.0f);
+  REQUIRE(elu_act(-0.5) == std::exp(-0.5) - 1.0);  // double: the library
+  REQUIRE(elu_grad_from_output(elu_act(0.3)) == 1.0);
+  REQUIRE(elu_grad_from_output(elu_act(-0.3)) == Approx(std::exp(-0.3)).epsilon(1e-15));
+  REQUIRE(std::isnan(elu_act(std::numeric_limits<float>::quiet_NaN())));
+}

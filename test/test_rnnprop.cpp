@@ -73,7 +73,7 @@ struct Reference {
     std::vector<double> proj(P);
     for (int k = 0; k < P; ++k) {
       const double z = x0 * p["input_projection/w"][k] + x1 * p["input_projection/w"][P + k] + p["input_projection/b"][k];
-      proj[k] = z > 0 ? z : std::exp(z) - 1;  // tf.nn.elu
+      proj[k] = z > 0 ? z : std::exp(z) - 1;  // tf.nn.elu (TF 1's Elu: exp(x) - 1)
     }
     lstm(proj, p["lstm_0/w"], p["lstm_0/b"], h0, c0);
     lstm(h0, p["lstm_1/w"], p["lstm_1/b"], h1, c1);
