@@ -24,22 +24,28 @@ struct ConvShape {
   // the CPU than one batch-wide GEMM, whose operands fall out of cache).
   int64_t col_size() const { return col_rows() * col_cols(); }
   int64_t weight_size() const { return c_out * col_rows(); }
+  // The CUDA twins' workspaces cover the whole batch (one launch per op, not one per image): col holds
+  // every image's im2col; dcol first the per-image weight gradients (n, c_out, col_rows), then dcol.
+  int64_t cuda_col_size() const { return n * col_size(); }
+  int64_t cuda_dcol_size() const { return n * (col_size() > weight_size() ? col_size() : weight_size()); }
   int64_t in_size() const { return n * c_in * h * w; }
   int64_t out_size() const { return n * c_out * col_cols(); }
 };
 
 // y (n, c_out, h_out, w_out) = conv(x, w) + b; b may be null (no bias).
-// col: workspace of s.col_size() values.
-// CUDA: per image, an im2col kernel then one cuBLAS GEMM (the same one-image workspace), then the bias.
+// col: workspace of s.col_size() values (CUDA: s.cuda_col_size()).
+// CUDA: one im2col kernel over the batch, one strided-batched cuBLAS GEMM, then the bias.
 template <typename T>
 void conv2d_forward_cpu(const ConvShape& s, const T* x, const T* w, const T* b, T* y, T* col);
 template <typename T>
 void conv2d_forward_cuda(const ConvShape& s, const T* x, const T* w, const T* b, T* y, T* col);
 
 // From dy (n, c_out, h_out, w_out): dx (n, c_in, h, w) (may be null: not needed), dw (c_out, c_in, k, k),
-// db (c_out) (may be null). col, dcol: workspaces of s.col_size() values each (im2col is recomputed).
-// CUDA: dw accumulated image by image by cuBLAS (beta = 1 after the first), dx by a GEMM into dcol and
-// a gathering col2im (one thread per input pixel, no atomics), db by a per-channel reduction in double.
+// db (c_out) (may be null). col, dcol: workspaces of s.col_size() values each (im2col is recomputed;
+// CUDA: s.cuda_col_size() and s.cuda_dcol_size()).
+// CUDA: im2col over the batch, per-image dw by one strided-batched GEMM then summed over images in
+// image order (as the CPU accumulates), dx by one strided-batched GEMM into dcol and a gathering
+// col2im (one thread per input pixel, no atomics), db by a per-channel reduction in double.
 template <typename T>
 void conv2d_backward_cpu(const ConvShape& s, const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, T* col,
                          T* dcol);
@@ -49,8 +55,9 @@ void conv2d_backward_cuda(const ConvShape& s, const T* x, const T* w, const T* d
 
 // Batch norm in training mode over x (n, c, hw): per channel, batch statistics over the n*hw values
 // (biased variance), y = gamma * (x - mean) / sqrt(var + eps) + beta. Keeps xhat (n, c, hw) and
-// inv_std (c) for the backward. Sums are accumulated in double (CUDA: one block per channel, each
-// thread a fixed strided subset, then a fixed-order tree in shared memory).
+// inv_std (c) for the backward. Sums are accumulated in double (CUDA: several blocks per channel,
+// each thread a fixed strided subset, a fixed-order tree per block, the blocks' partials added in
+// block order by the next pass; channels at most 32,768, n*hw below 2^31).
 template <typename T>
 void batchnorm_forward_cpu(int64_t n, int64_t c, int64_t hw, const T* x, const T* gamma, const T* beta, T eps, T* y,
                            T* xhat, T* inv_std);

@@ -2,9 +2,12 @@
 // l2o_dm_fused_math.h with phi in shared memory (all threads of a warp read the same weight, a
 // broadcast); state, saved activations and dz are feature-major, so each feature access is
 // coalesced across the warp. Weight gradients are cuBLAS GEMM/GEMV reductions over coordinates x
-// steps: deterministic, no atomics.
+// steps: deterministic, no atomics. DM's 20-20 shape runs the fixed-size fast path
+// (l2o_dm_fused_fixed.h: state in registers, gate weights interleaved for 128-bit shared loads);
+// other sizes run the generic code.
 #include "kernels/cuda_context.cuh"
 #include "kernels/l2o_dm_fused.h"
+#include "kernels/l2o_dm_fused_fixed.h"
 
 namespace l2o {
 
@@ -19,6 +22,39 @@ __device__ const float* stage_phi(const float* phi, int64_t count) {
   for (int64_t j = threadIdx.x; j < count; j += blockDim.x) s_phi[j] = phi[j];
   __syncthreads();
   return s_phi;
+}
+
+// Copies phi into dynamic shared memory in the fast path's packed layout (16-byte aligned); returns it.
+__device__ const float* stage_packed_phi(const float* phi, int count, int in, int H0, int H1) {
+  extern __shared__ float4 s_packed[];
+  float* s = reinterpret_cast<float*>(s_packed);
+  for (int j = threadIdx.x; j < count; j += blockDim.x) s[j] = phi[fused_packed_source(j, in, H0, H1)];
+  __syncthreads();
+  return s;
+}
+
+// __launch_bounds__ lets ptxas use up to 255 registers for the unrolled state.
+template <int IN, int H0, int H1>
+__global__ void __launch_bounds__(kFusedThreads) fused_step_fixed_kernel(FusedDims<float> d, const float* phi,
+                                                                         const float* g, float* state, float* saved,
+                                                                         float* u, float* theta) {
+  const float* w = stage_packed_phi(phi, static_cast<int>(d.num_params()), IN, H0, H1);
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= d.n) return;
+  const float out = fused_coord_step_fixed<float, IN, H0, H1>(d, w, g[i], state + i, saved ? saved + i : nullptr);
+  u[i] = out;
+  if (theta) theta[i] += out;
+}
+
+template <int IN, int H0, int H1>
+__global__ void __launch_bounds__(kFusedThreads) fused_bptt_fixed_kernel(FusedDims<float> d, const float* phi,
+                                                                         int64_t steps, const float* saved,
+                                                                         const float* c_init, const float* dl_du,
+                                                                         float* dz0, float* dz1) {
+  const float* w = stage_packed_phi(phi, static_cast<int>(d.num_params()), IN, H0, H1);
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= d.n) return;
+  fused_coord_bptt_fixed<float, IN, H0, H1>(d, w, steps, saved + i, c_init + i, dl_du + i, dz0 + i, dz1 + i);
 }
 
 __global__ void fused_step_kernel(FusedDims<float> d, const float* phi, const float* g, float* state, float* saved,
@@ -59,9 +95,22 @@ void l2o_dm_fused_step_cuda(const L2oDmFusedShape& s, const float* phi, const fl
                             int64_t slot, float* u, float* theta) {
   check_fused_step_args(s, saved != nullptr, slot);
   const FusedDims<float> d = s.dims<float>();
-  const size_t smem = phi_smem(fused_step_kernel, d);
-  fused_step_kernel<<<grid_for(s.n, kFusedThreads), kFusedThreads, smem, cuda_stream()>>>(
-      d, phi, g, state, saved ? saved + slot * s.n : nullptr, u, theta);
+  const unsigned grid = grid_for(s.n, kFusedThreads);
+  float* sv = saved ? saved + slot * s.n : nullptr;
+  constexpr int H = kFusedFixedHidden;
+  switch (fused_fixed_in(d)) {
+    case 2:
+      fused_step_fixed_kernel<2, H, H><<<grid, kFusedThreads, phi_smem(fused_step_fixed_kernel<2, H, H>, d),
+                                         cuda_stream()>>>(d, phi, g, state, sv, u, theta);
+      break;
+    case 1:
+      fused_step_fixed_kernel<1, H, H><<<grid, kFusedThreads, phi_smem(fused_step_fixed_kernel<1, H, H>, d),
+                                         cuda_stream()>>>(d, phi, g, state, sv, u, theta);
+      break;
+    default:
+      fused_step_kernel<<<grid, kFusedThreads, phi_smem(fused_step_kernel, d), cuda_stream()>>>(d, phi, g, state, sv,
+                                                                                                u, theta);
+  }
   CUDA_CHECK_LAUNCH();
 }
 
@@ -73,9 +122,21 @@ void l2o_dm_fused_backward_cuda(const L2oDmFusedShape& s, const float* phi, int6
   float* dz0 = ws;
   float* dz1 = ws + 4 * d.H0 * ld;
   float* ones = dz1 + 4 * d.H1 * ld;
-  const size_t smem = phi_smem(fused_bptt_kernel, d);
-  fused_bptt_kernel<<<grid_for(s.n, kFusedThreads), kFusedThreads, smem, cuda_stream()>>>(d, phi, steps, saved,
-                                                                                          c_init, dl_du, dz0, dz1);
+  const unsigned grid = grid_for(s.n, kFusedThreads);
+  constexpr int H = kFusedFixedHidden;
+  switch (fused_fixed_in(d)) {
+    case 2:
+      fused_bptt_fixed_kernel<2, H, H><<<grid, kFusedThreads, phi_smem(fused_bptt_fixed_kernel<2, H, H>, d),
+                                         cuda_stream()>>>(d, phi, steps, saved, c_init, dl_du, dz0, dz1);
+      break;
+    case 1:
+      fused_bptt_fixed_kernel<1, H, H><<<grid, kFusedThreads, phi_smem(fused_bptt_fixed_kernel<1, H, H>, d),
+                                         cuda_stream()>>>(d, phi, steps, saved, c_init, dl_du, dz0, dz1);
+      break;
+    default:
+      fused_bptt_kernel<<<grid, kFusedThreads, phi_smem(fused_bptt_kernel, d), cuda_stream()>>>(
+          d, phi, steps, saved, c_init, dl_du, dz0, dz1);
+  }
   CUDA_CHECK_LAUNCH();
   fill_kernel<<<grid_for(m, kFillThreads), kFillThreads, 0, cuda_stream()>>>(m, 1.0f, ones);
   CUDA_CHECK_LAUNCH();

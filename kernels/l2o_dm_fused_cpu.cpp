@@ -1,11 +1,15 @@
 // CPU twins of the fused L2O-DM ops: the per-coordinate code of l2o_dm_fused_math.h in a loop,
 // and the weight-gradient reductions as plain fixed-order loops (the reference the CUDA GEMMs are
 // tested against, and a second implementation the blocked CPU learner is tested against).
+// DM's 20-20 shape runs the same fixed-size code as the CUDA fast path, on a packed copy of phi
+// (l2o_dm_fused_fixed.h); its arithmetic is that of the generic code, so results do not change.
 #include "kernels/l2o_dm_fused.h"
 
 #include <string>
+#include <vector>
 
 #include "kernels/common.h"
+#include "kernels/l2o_dm_fused_fixed.h"
 
 namespace l2o {
 
@@ -27,14 +31,55 @@ void check_fused_backward_args(const L2oDmFusedShape& s, int64_t steps) {
   L2O_CHECK(steps >= 1 && steps <= s.slots, "steps " << steps << " outside [1, " << s.slots << "]");
 }
 
+namespace {
+
+// phi in the fast path's packed layout (what the CUDA kernels stage into shared memory).
+template <typename T>
+std::vector<T> pack_phi(const FusedDims<T>& d, const T* phi) {
+  std::vector<T> pk(d.num_params());
+  for (int j = 0; j < static_cast<int>(pk.size()); ++j) pk[j] = phi[fused_packed_source(j, d.in, d.H0, d.H1)];
+  return pk;
+}
+
+template <typename T, int IN>
+void step_fixed(const FusedDims<T>& d, const T* phi, const T* g, T* state, T* saved, T* u, T* theta) {
+  constexpr int H = kFusedFixedHidden;
+  const std::vector<T> pk = pack_phi(d, phi);
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < d.n; ++i) {
+    const T out = fused_coord_step_fixed<T, IN, H, H>(d, pk.data(), g[i], state + i, saved ? saved + i : nullptr);
+    u[i] = out;
+    if (theta) theta[i] += out;
+  }
+}
+
+template <typename T, int IN>
+void bptt_fixed(const FusedDims<T>& d, const T* phi, int64_t steps, const T* saved, const T* c_init, const T* dl_du,
+                T* dz0, T* dz1) {
+  constexpr int H = kFusedFixedHidden;
+  const std::vector<T> pk = pack_phi(d, phi);
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < d.n; ++i)
+    fused_coord_bptt_fixed<T, IN, H, H>(d, pk.data(), steps, saved + i, c_init + i, dl_du + i, dz0 + i, dz1 + i);
+}
+
+}  // namespace
+
 template <typename T>
 void l2o_dm_fused_step_cpu(const L2oDmFusedShape& s, const T* phi, const T* g, T* state, T* saved, int64_t slot,
                            T* u, T* theta) {
   check_fused_step_args(s, saved != nullptr, slot);
   const FusedDims<T> d = s.dims<T>();
+  T* sv = saved ? saved + slot * s.n : nullptr;
+  switch (fused_fixed_in(d)) {
+    case 2:
+      return step_fixed<T, 2>(d, phi, g, state, sv, u, theta);
+    case 1:
+      return step_fixed<T, 1>(d, phi, g, state, sv, u, theta);
+  }
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < s.n; ++i) {
-    const T out = fused_coord_step(d, phi, g[i], state + i, saved ? saved + slot * s.n + i : nullptr);
+    const T out = fused_coord_step(d, phi, g[i], state + i, sv ? sv + i : nullptr);
     u[i] = out;
     if (theta) theta[i] += out;
   }
@@ -63,8 +108,18 @@ void l2o_dm_fused_backward_cpu(const L2oDmFusedShape& s, const T* phi, int64_t s
   const int64_t ld = d.ld, m = steps * s.n;
   T* dz0 = ws;
   T* dz1 = ws + 4 * d.H0 * ld;
+  switch (fused_fixed_in(d)) {
+    case 2:
+      bptt_fixed<T, 2>(d, phi, steps, saved, c_init, dl_du, dz0, dz1);
+      break;
+    case 1:
+      bptt_fixed<T, 1>(d, phi, steps, saved, c_init, dl_du, dz0, dz1);
+      break;
+    default:
 #pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < s.n; ++i) fused_coord_bptt(d, phi, steps, saved + i, c_init + i, dl_du + i, dz0 + i, dz1 + i);
+      for (int64_t i = 0; i < s.n; ++i)
+        fused_coord_bptt(d, phi, steps, saved + i, c_init + i, dl_du + i, dz0 + i, dz1 + i);
+  }
   // Weight gradients: dW_l (K_l, 4H_l) = XH_l dz_l^T; db_l = row sums of dz_l; output projection
   // dwo = scale * h1 dl_du, dbo = scale * sum dl_du.
   gemm_nt<T>(d.k0(), 4 * d.H0, m, saved, dz0, ld, T(1), dphi + d.w0());

@@ -23,12 +23,23 @@ __global__ void gather_rows_kernel(int64_t rows, int64_t dim, const float* image
   if (c == 0) y[r] = labels[src];
 }
 
-__global__ void bias_act_kernel(int64_t rows, int64_t cols, const float* b, Activation act, bool apply_act,
-                                float* z) {
+// z (tasks * rows, cols) += the bias of the row's task (b + task * b_stride), then the activation.
+__global__ void bias_act_kernel(int64_t tasks, int64_t rows, int64_t cols, const float* b, int64_t b_stride,
+                                Activation act, bool apply_act, float* z) {
   const int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (e >= rows * cols) return;
-  const float v = z[e] + b[e % cols];
+  if (e >= tasks * rows * cols) return;
+  const int64_t r = e / cols, task = r / rows;
+  const float v = z[e] + b[task * b_stride + (e - r * cols)];
   z[e] = apply_act ? activate(act, v) : v;
+}
+
+// out[k] = a * sum of segment k, in index order (as the CPU twin).
+__global__ void segment_sums_kernel(int64_t segments, int64_t len, const float* x, float a, float* out) {
+  const int64_t k = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (k >= segments) return;
+  float s = 0;
+  for (int64_t i = 0; i < len; ++i) s += x[k * len + i];
+  out[k] = a * s;
 }
 
 __global__ void act_backward_kernel(int64_t count, Activation act, const float* a, float* delta) {
@@ -58,16 +69,32 @@ void gather_rows_cuda(int64_t rows, int64_t dim, const float* images, const int3
   CUDA_CHECK_LAUNCH();
 }
 
-void bias_act_forward_cuda(int64_t rows, int64_t cols, const float* b, Activation act, float* z) {
-  if (rows * cols == 0) return;
-  bias_act_kernel<<<grid_for(rows * cols, kThreads), kThreads, 0, cuda_stream()>>>(rows, cols, b, act, true, z);
+void bias_act_forward_tasks_cuda(int64_t tasks, int64_t rows, int64_t cols, const float* b, int64_t b_stride,
+                                 Activation act, float* z) {
+  const int64_t count = tasks * rows * cols;
+  if (count == 0) return;
+  bias_act_kernel<<<grid_for(count, kThreads), kThreads, 0, cuda_stream()>>>(tasks, rows, cols, b, b_stride, act,
+                                                                             true, z);
   CUDA_CHECK_LAUNCH();
 }
 
-void bias_add_cuda(int64_t rows, int64_t cols, const float* b, float* z) {
-  if (rows * cols == 0) return;
-  bias_act_kernel<<<grid_for(rows * cols, kThreads), kThreads, 0, cuda_stream()>>>(rows, cols, b,
-                                                                                   Activation::sigmoid, false, z);
+void bias_add_tasks_cuda(int64_t tasks, int64_t rows, int64_t cols, const float* b, int64_t b_stride, float* z) {
+  const int64_t count = tasks * rows * cols;
+  if (count == 0) return;
+  bias_act_kernel<<<grid_for(count, kThreads), kThreads, 0, cuda_stream()>>>(tasks, rows, cols, b, b_stride,
+                                                                             Activation::sigmoid, false, z);
+  CUDA_CHECK_LAUNCH();
+}
+
+void bias_act_forward_cuda(int64_t rows, int64_t cols, const float* b, Activation act, float* z) {
+  bias_act_forward_tasks_cuda(1, rows, cols, b, 0, act, z);
+}
+
+void bias_add_cuda(int64_t rows, int64_t cols, const float* b, float* z) { bias_add_tasks_cuda(1, rows, cols, b, 0, z); }
+
+void segment_sums_cuda(int64_t segments, int64_t len, const float* x, float a, float* out) {
+  if (segments == 0) return;
+  segment_sums_kernel<<<grid_for(segments, kThreads), kThreads, 0, cuda_stream()>>>(segments, len, x, a, out);
   CUDA_CHECK_LAUNCH();
 }
 

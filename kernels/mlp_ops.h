@@ -21,6 +21,15 @@ void bias_act_forward_cuda(int64_t rows, int64_t cols, const float* b, Activatio
 void bias_add_cpu(int64_t rows, int64_t cols, const float* b, float* z);
 void bias_add_cuda(int64_t rows, int64_t cols, const float* b, float* z);
 
+// The same for a batch of tasks: z holds `tasks` blocks of (rows, cols), and block k adds the
+// bias b + k * b_stride (the task's own theta). One launch for all tasks on CUDA.
+void bias_act_forward_tasks_cpu(int64_t tasks, int64_t rows, int64_t cols, const float* b, int64_t b_stride,
+                                Activation act, float* z);
+void bias_act_forward_tasks_cuda(int64_t tasks, int64_t rows, int64_t cols, const float* b, int64_t b_stride,
+                                 Activation act, float* z);
+void bias_add_tasks_cpu(int64_t tasks, int64_t rows, int64_t cols, const float* b, int64_t b_stride, float* z);
+void bias_add_tasks_cuda(int64_t tasks, int64_t rows, int64_t cols, const float* b, int64_t b_stride, float* z);
+
 // delta (count) *= act'(z) expressed through the activation's output a.
 void act_backward_cpu(int64_t count, Activation act, const float* a, float* delta);
 void act_backward_cuda(int64_t count, Activation act, const float* a, float* delta);
@@ -35,6 +44,11 @@ void softmax_xent_cuda(int64_t rows, int64_t classes, const float* logits, const
 // x (count) *= a.
 void scale_cpu(int64_t count, float a, float* x);
 void scale_cuda(int64_t count, float a, float* x);
+
+// out[k] = a * (sum of x[k * len .. k * len + len)), each summed in index order (CUDA: one thread
+// per segment, the CPU's order, so both give the same bits).
+void segment_sums_cpu(int64_t segments, int64_t len, const float* x, float a, float* out);
+void segment_sums_cuda(int64_t segments, int64_t len, const float* x, float a, float* out);
 
 // out[0] = sum of x (count). The CUDA twin writes device memory (CUB's deterministic reduction);
 // ws/ws_bytes: its temporary storage (query with ws = nullptr, which sets ws_bytes and returns).

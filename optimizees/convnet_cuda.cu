@@ -113,7 +113,7 @@ class CudaConvNet : public CudaTwinOptimizee {
   // Sized once per batch size (the training loop keeps one), never inside a step otherwise.
   void size_buffers(int64_t B) {
     if (B == batch_) return;
-    int64_t col = 0, widest = features_, widest_out = 0;
+    int64_t col = 0, dcol = 0, widest = features_, widest_out = 0;
     for (size_t l = 0; l < layout_.size(); ++l) {
       ConvBlockLayout& L = layout_[l];
       L.conv.n = B;
@@ -125,13 +125,14 @@ class CudaConvNet : public CudaTwinOptimizee {
       a.p.resize(pooled);
       a.argmax.resize(pooled);
       a.inv_std.resize(L.conv.c_out);
-      col = std::max(col, L.conv.col_size());
+      col = std::max(col, L.conv.cuda_col_size());  // the conv twins' batch-wide workspaces
+      dcol = std::max(dcol, L.conv.cuda_dcol_size());
       widest_out = std::max(widest_out, count);
       if (l > 0) widest = std::max(widest, L.conv.in_size() / B);  // a dL/dinput that is kept (not block 0's)
     }
     x0_.resize(B * dim_);
     col_.resize(col);
-    dcol_.resize(col);
+    dcol_.resize(dcol);
     da_.resize(widest_out);
     dp_.resize(B * widest);
     logits_.resize(B * classes_);

@@ -75,4 +75,9 @@ class CudaTwinOptimizee : public OptimizeeT<float>, public DeviceOptimizee {
   DeviceBuffer<int32_t> idx_;
 };
 
+// K MLP tasks (CudaMlp) of one shape on one dataset as one device optimizee: task k's theta and
+// gradient at k n, its examples the k-th of K equal parts of the batch; one launch per op for all
+// tasks. Null when the tasks are not such MLPs (the task batch then runs them one by one).
+std::unique_ptr<DeviceOptimizee> make_mlp_tasks_cuda(const std::vector<OptimizeeT<float>*>& tasks);
+
 }  // namespace l2o

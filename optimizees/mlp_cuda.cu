@@ -2,6 +2,7 @@
 // there from its indices; forward and backward are cuBLAS GEMMs with the fused bias+activation,
 // activation-backward and softmax-cross-entropy kernels between them; the loss is a CUB sum.
 // Initialisation and batch sampling are the CPU twin's, so both backends see the same instances.
+// CudaMlpTasks runs K such MLPs (a task batch) with one launch per op for all tasks.
 #include "optimizees/cuda_optimizees.h"
 #include "optimizees/cuda_twin_optimizee.cuh"
 #include "kernels/cuda_context.cuh"
@@ -14,7 +15,7 @@ namespace {
 class CudaMlp : public CudaTwinOptimizee {
  public:
   CudaMlp(std::unique_ptr<OptimizeeT<float>> host, const Dataset& data, std::vector<int64_t> sizes, Activation act)
-      : CudaTwinOptimizee(std::move(host), data), sizes_(std::move(sizes)), act_(act) {
+      : CudaTwinOptimizee(std::move(host), data), data_(&data), sizes_(std::move(sizes)), act_(act) {
     int64_t off = 0;
     for (size_t l = 0; l + 1 < sizes_.size(); ++l) {
       offsets_.push_back(off);
@@ -72,6 +73,8 @@ class CudaMlp : public CudaTwinOptimizee {
   }
 
  private:
+  friend class CudaMlpTasks;
+
   void size_buffers(int64_t B) {
     if (B == batch_) return;
     int64_t widest = 0;
@@ -84,10 +87,119 @@ class CudaMlp : public CudaTwinOptimizee {
     size_batch_buffers(B);
   }
 
+  const Dataset* data_;  // the host dataset (cached by load_dataset): tasks on one dataset can share
   std::vector<int64_t> sizes_, offsets_;
   Activation act_;
   DeviceBuffer<float> delta_, back_;
   std::vector<DeviceBuffer<float>> a_;  // activations per layer (B, sizes[l]); the last holds the logits
+};
+
+// K MLP tasks of one shape on one dataset: CudaMlp's computation for all tasks at once. Task k's
+// theta and gradient are at k n (n = one task's parameters) and its `per` examples are rows
+// [k per, k per + per) of every activation, so each GEMM is one strided-batched call, each
+// elementwise op one launch over all rows. Uses task 0's device copy of the dataset.
+class CudaMlpTasks : public DeviceOptimizee {
+ public:
+  explicit CudaMlpTasks(std::vector<CudaMlp*> tasks) : tasks_(std::move(tasks)), first_(*tasks_.front()) {
+    a_.resize(first_.sizes_.size());
+  }
+
+  void loss_and_grad_device(const float* d_theta, const int32_t* d_idx, int64_t B, float* d_loss,
+                            float* d_grad) override {
+    const int64_t K = static_cast<int64_t>(tasks_.size()), per = B / K, n = first_.num_params();
+    L2O_CHECK(per * K == B && per > 0, "batch of " << B << " does not split into " << K << " tasks");
+    const std::vector<int64_t>& sizes = first_.sizes_;
+    const std::vector<int64_t>& offsets = first_.offsets_;
+    const int64_t layers = static_cast<int64_t>(offsets.size()), classes = sizes.back();
+    size_buffers(K, per);
+    gather_rows_cuda(B, sizes[0], first_.images_.data(), first_.labels_.data(), d_idx, a_[0].data(), y_.data());
+    cublasHandle_t h = cublas_handle();
+    const float one = 1.0f, zero = 0.0f;
+    const int Ki = static_cast<int>(K), P = static_cast<int>(per);
+    // Per task, as CudaMlp: column-major Z_k^T (out, per) = W_k^T A_k^T.
+    for (int64_t l = 0; l < layers; ++l) {
+      const int in = static_cast<int>(sizes[l]), out = static_cast<int>(sizes[l + 1]);
+      const float* w = d_theta + offsets[l];
+      const float* b = w + sizes[l] * sizes[l + 1];
+      float* z = a_[l + 1].data();
+      CUBLAS_CHECK(cublasSgemmStridedBatched(h, CUBLAS_OP_N, CUBLAS_OP_N, out, P, in, &one, w, out, n, a_[l].data(),
+                                             in, per * in, &zero, z, out, per * out, Ki));
+      if (l + 1 < layers) {
+        bias_act_forward_tasks_cuda(K, per, out, b, n, first_.act_, z);
+      } else {
+        bias_add_tasks_cuda(K, per, out, b, n, z);
+      }
+    }
+    softmax_xent_cuda(B, classes, a_[layers].data(), y_.data(), 1.0f / static_cast<float>(per), loss_rows_.data(),
+                      delta_.data());
+    // Each task's mean loss, then their sum (the task batch's loss).
+    segment_sums_cuda(K, per, loss_rows_.data(), 1.0f / static_cast<float>(per), task_loss_.data());
+    segment_sums_cuda(1, K, task_loss_.data(), 1.0f, d_loss);
+    if (!d_grad) return;
+    for (int64_t l = layers - 1; l >= 0; --l) {
+      const int in = static_cast<int>(sizes[l]), out = static_cast<int>(sizes[l + 1]);
+      const float* w = d_theta + offsets[l];
+      float* gw = d_grad + offsets[l];
+      float* gb = gw + sizes[l] * sizes[l + 1];
+      // gW_k^T (out, in) = delta_k^T (out, per) A_k (per, in).
+      CUBLAS_CHECK(cublasSgemmStridedBatched(h, CUBLAS_OP_N, CUBLAS_OP_T, out, in, P, &one, delta_.data(), out,
+                                             per * out, a_[l].data(), in, per * in, &zero, gw, out, n, Ki));
+      // gb_k = column sums of delta_k (per, out).
+      CUBLAS_CHECK(cublasSgemvStridedBatched(h, CUBLAS_OP_N, out, P, &one, delta_.data(), out, per * out,
+                                             ones_.data(), 1, 0, &zero, gb, 1, n, Ki));
+      if (l > 0) {
+        // back_k^T (in, per) = W_k (in, out) delta_k^T (out, per).
+        CUBLAS_CHECK(cublasSgemmStridedBatched(h, CUBLAS_OP_T, CUBLAS_OP_N, in, P, out, &one, w, out, n,
+                                               delta_.data(), out, per * out, &zero, back_.data(), in, per * in, Ki));
+        act_backward_cuda(B * in, first_.act_, a_[l].data(), back_.data());
+        delta_.swap(back_);
+      }
+    }
+  }
+  // Null unless the tasks are at least 2 CudaMlps of one shape and activation on one dataset.
+  static std::unique_ptr<DeviceOptimizee> make(const std::vector<OptimizeeT<float>*>& tasks) {
+    std::vector<CudaMlp*> mlps;
+    for (OptimizeeT<float>* t : tasks) {
+      auto* m = dynamic_cast<CudaMlp*>(t);
+      if (!m) return nullptr;
+      const CudaMlp& f = mlps.empty() ? *m : *mlps.front();
+      if (m->data_ != f.data_ || m->sizes_ != f.sizes_ || m->act_ != f.act_) return nullptr;
+      mlps.push_back(m);
+    }
+    if (mlps.size() < 2) return nullptr;
+    return std::make_unique<CudaMlpTasks>(std::move(mlps));
+  }
+  // The dataset copy used is task 0's.
+  uint64_t buffers_version() const override { return DeviceResident::buffers_version() + first_.buffers_version(); }
+
+ private:
+  void size_buffers(int64_t K, int64_t per) {
+    if (K * per == rows_) return;
+    const std::vector<int64_t>& sizes = first_.sizes_;
+    const int64_t B = K * per;
+    int64_t widest = 0;
+    for (size_t l = 0; l < sizes.size(); ++l) {
+      a_[l].resize(B * sizes[l]);
+      if (l > 0) widest = std::max(widest, sizes[l]);
+    }
+    delta_.resize(B * widest);
+    back_.resize(B * widest);
+    loss_rows_.resize(B);
+    y_.resize(B);
+    task_loss_.resize(K);
+    std::vector<float> ones(per, 1.0f);
+    ones_.resize(per);
+    ones_.upload(ones.data(), per);
+    rows_ = B;
+    buffers_moved();
+  }
+
+  std::vector<CudaMlp*> tasks_;
+  CudaMlp& first_;
+  int64_t rows_ = 0;
+  std::vector<DeviceBuffer<float>> a_;
+  DeviceBuffer<float> delta_, back_, loss_rows_, task_loss_, ones_;
+  DeviceBuffer<int32_t> y_;
 };
 
 }  // namespace
@@ -95,6 +207,10 @@ class CudaMlp : public CudaTwinOptimizee {
 std::unique_ptr<OptimizeeT<float>> make_mlp_cuda(std::unique_ptr<OptimizeeT<float>> cpu_twin, const Dataset& data,
                                                  std::vector<int64_t> sizes, Activation act) {
   return std::make_unique<CudaMlp>(std::move(cpu_twin), data, std::move(sizes), act);
+}
+
+std::unique_ptr<DeviceOptimizee> make_mlp_tasks_cuda(const std::vector<OptimizeeT<float>*>& tasks) {
+  return CudaMlpTasks::make(tasks);
 }
 
 }  // namespace l2o

@@ -1,7 +1,9 @@
-// A task batch on the CUDA backend: the tasks run one after another on the one stream (host
-// threads would race on it), and inside the device-resident segment each task's loss and
-// gradient are computed on the device, the K task losses summed there.
+// A task batch on the CUDA backend. K MLP tasks of one shape run as one batched computation
+// (make_mlp_tasks_cuda: strided-batched GEMMs, one launch per op). Other tasks (conv nets) run one
+// after another on the one stream (host threads would race on it). Inside the device-resident
+// segment each task's loss and gradient are computed on the device, the K task losses summed there.
 #include "optimizees/cuda_optimizees.h"
+#include "optimizees/cuda_twin_optimizee.cuh"
 #include "kernels/device_resident.h"
 #include "kernels/cuda_context.cuh"
 #include "kernels/mlp_ops.h"
@@ -19,6 +21,9 @@ class CudaTaskBatch : public TaskBatch, public DeviceOptimizee {
       L2O_CHECK(d, "a CUDA task batch needs CUDA optimizees");
       dev_.push_back(d);
     }
+    std::vector<OptimizeeT<float>*> raw;
+    for (auto& t : tasks_) raw.push_back(t.get());
+    batched_ = make_mlp_tasks_cuda(raw);
     losses_dev_.resize(TaskBatch::tasks());
     sum_cuda(TaskBatch::tasks(), losses_dev_.data(), nullptr, nullptr, &cub_bytes_);
     cub_ws_.resize(std::max<int64_t>(1, static_cast<int64_t>(cub_bytes_)));
@@ -28,6 +33,7 @@ class CudaTaskBatch : public TaskBatch, public DeviceOptimizee {
     const int K = tasks();
     const int64_t per = B / K;
     L2O_CHECK(per * K == B, "batch does not split into " << K << " tasks");
+    if (batched_) return batched_->loss_and_grad_device(d_theta, d_idx, B, d_loss, d_grad);
     for (int k = 0; k < K; ++k)
       dev_[k]->loss_and_grad_device(d_theta + k * n_, d_idx + k * per, per, losses_dev_.data() + k,
                                     d_grad ? d_grad + k * n_ : nullptr);
@@ -37,11 +43,12 @@ class CudaTaskBatch : public TaskBatch, public DeviceOptimizee {
   uint64_t buffers_version() const override {
     uint64_t v = DeviceResident::buffers_version();
     for (const auto* d : dev_) v += d->buffers_version();
-    return v;
+    return batched_ ? v + batched_->buffers_version() : v;
   }
 
  private:
   std::vector<DeviceOptimizee*> dev_;
+  std::unique_ptr<DeviceOptimizee> batched_;  // all tasks at once, when they allow it
   DeviceBuffer<float> losses_dev_;
   DeviceBuffer<unsigned char> cub_ws_;
   size_t cub_bytes_ = 0;

@@ -5,6 +5,7 @@
 
 #include "kernels/rng.h"
 #include "kernels/l2o_dm_fused.h"
+#include "kernels/l2o_dm_fused_fixed.h"
 #include "learners/l2o_dm.h"
 #include "test/fd_check.h"
 
@@ -104,4 +105,54 @@ TEST_CASE("fused L2O-DM step applies theta += u and rejects shapes it cannot run
   REQUIRE_THROWS_WITH(l2o_dm_fused_step_cpu<double>(s, phi.data(), g.data(), state.data(), nullptr, 0, u.data(),
                                                     nullptr),
                       Catch::Contains("2 LSTM layers of 1..32 units") && Catch::Contains("hidden [20, 33]"));
+}
+
+// The 20-20 fast path (fixed sizes, packed phi: what the CUDA kernels run) does the generic code's
+// arithmetic in the same order. The CPU twin's outputs were bit-identical before and after it moved
+// to the fast path (bench/NOTES.md), but a compiler may contract multiply-adds differently in the
+// two code shapes, so this test allows a few ulp.
+TEST_CASE("fused L2O-DM fast path equals the generic per-coordinate code", "[lstm][fused]") {
+  auto close = [](const std::vector<float>& a, const std::vector<float>& b) {
+    for (size_t i = 0; i < a.size(); ++i) {
+      INFO("index " << i);
+      REQUIRE(std::fabs(a[i] - b[i]) <= 1e-6f * std::fabs(a[i]) + 1e-9f);
+    }
+  };
+  for (int in : {2, 1}) {
+    L2oDmFusedShape s;
+    s.n = 1;
+    s.slots = 4;
+    s.in = in;
+    s.log_k = in == 2 ? 5.0 : 0.0;
+    const FusedDims<float> d = s.dims<float>();
+    REQUIRE(fused_fixed_in(d) == in);
+    std::vector<float> phi(s.num_params()), pk(s.num_params());
+    Rng r(7, 1);
+    for (auto& x : phi) x = static_cast<float>(0.6 * r.uniform() - 0.3);
+    for (int j = 0; j < static_cast<int>(pk.size()); ++j) pk[j] = phi[fused_packed_source(j, in, s.H0, s.H1)];
+    std::vector<float> st_a(s.state_size()), saved_a(s.saved_size()), saved_b(s.saved_size());
+    for (auto& x : st_a) x = static_cast<float>(r.uniform() - 0.5);
+    std::vector<float> st_b = st_a, c_init = st_a, dl_du(s.slots);
+    for (int64_t t = 0; t < s.slots; ++t) {
+      const float g = static_cast<float>((r.uniform() - 0.5) * std::pow(10.0, -2.0 * t));
+      const float ua = fused_coord_step(d, phi.data(), g, st_a.data(), saved_a.data() + t);
+      const float ub = in == 2 ? fused_coord_step_fixed<float, 2, 20, 20>(d, pk.data(), g, st_b.data(), saved_b.data() + t)
+                               : fused_coord_step_fixed<float, 1, 20, 20>(d, pk.data(), g, st_b.data(), saved_b.data() + t);
+      close({ua}, {ub});
+      dl_du[t] = static_cast<float>(r.uniform() - 0.5);
+    }
+    close(st_a, st_b);
+    close(saved_a, saved_b);
+    std::vector<float> dz_a(4 * 40 * s.slots), dz_b(dz_a.size());
+    const int64_t dz1 = 4 * 20 * s.slots;
+    fused_coord_bptt(d, phi.data(), s.slots, saved_a.data(), c_init.data(), dl_du.data(), dz_a.data(),
+                     dz_a.data() + dz1);
+    if (in == 2)
+      fused_coord_bptt_fixed<float, 2, 20, 20>(d, pk.data(), s.slots, saved_b.data(), c_init.data(), dl_du.data(),
+                                               dz_b.data(), dz_b.data() + dz1);
+    else
+      fused_coord_bptt_fixed<float, 1, 20, 20>(d, pk.data(), s.slots, saved_b.data(), c_init.data(), dl_du.data(),
+                                               dz_b.data(), dz_b.data() + dz1);
+    close(dz_a, dz_b);
+  }
 }

@@ -96,7 +96,7 @@ void check_conv(const ConvShape& s) {
   conv2d_backward_cpu(s, x.data(), w.data(), dy.data(), dx.data(), dw.data(), db.data(), col.data(), dcol.data());
 
   Guarded<T> d_x(x), d_w(w), d_b(b), d_dy(dy), d_y{std::vector<T>(s.out_size())};
-  Guarded<T> d_col{std::vector<T>(s.col_size())}, d_dcol{std::vector<T>(s.col_size())};
+  Guarded<T> d_col{std::vector<T>(s.cuda_col_size())}, d_dcol{std::vector<T>(s.cuda_dcol_size())};
   Guarded<T> d_dx{std::vector<T>(s.in_size())}, d_dw{std::vector<T>(s.weight_size())}, d_db{std::vector<T>(s.c_out)};
   conv2d_forward_cuda(s, d_x.data(), d_w.data(), d_b.data(), d_y.data(), d_col.data());
   close(d_y.get(), y, Tol<T>::conv_rtol, Tol<T>::conv_atol, "conv forward y");

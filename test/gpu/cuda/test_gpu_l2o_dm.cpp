@@ -85,3 +85,38 @@ TEST_CASE("fused L2O-DM segment backward: GPU matches the CPU twin", "[gpu][fuse
     d_ws.get();  // the workspace's guards too
   }
 }
+
+// The kernels not covered above: the generic (not 20-20) step and BPTT kernels, and the 20-20
+// fast path's BPTT without LogAndSign (one input feature).
+TEST_CASE("fused L2O-DM generic sizes and the one-feature BPTT: GPU matches the CPU twin", "[gpu][fused]") {
+  for (int H0 : {20, 7}) {
+    for (int64_t n : {int64_t{33}, int64_t{257}}) {
+      INFO("H0 = " << H0 << ", n = " << n);
+      L2oDmFusedShape s = dm_shape(n, 3, H0 != 20);
+      s.H0 = H0;
+      s.H1 = H0 == 20 ? 20 : 12;
+      const int64_t steps = 3;
+      const auto phi = random_floats(s.num_params(), -0.3f, 0.3f, 9);
+      std::vector<float> state = random_floats(s.state_size(), -0.5f, 0.5f, 10), c_init = state;
+      std::vector<float> saved(s.saved_size(), 0.0f), u(n);
+      Guarded<float> d_phi(phi), d_state(state), d_saved{saved}, d_u{u};
+      for (int64_t t = 0; t < steps; ++t) {
+        const auto g = gradients(n, 20 + t);
+        Guarded<float> d_g(g);
+        l2o_dm_fused_step_cpu<float>(s, phi.data(), g.data(), state.data(), saved.data(), t, u.data(), nullptr);
+        l2o_dm_fused_step_cuda(s, d_phi.data(), d_g.data(), d_state.data(), d_saved.data(), t, d_u.data(), nullptr);
+        require_close(d_u.get(), u, 1e-4, 1e-5, "u");
+      }
+      require_close(d_state.get(), state, 1e-4, 1e-5, "state");
+      const auto dl_du = random_floats(steps * n, -1.0f, 1.0f, 11);
+      std::vector<float> ws(s.workspace_size()), dphi(s.num_params());
+      l2o_dm_fused_backward_cpu<float>(s, phi.data(), steps, saved.data(), c_init.data(), dl_du.data(), ws.data(),
+                                       dphi.data());
+      Guarded<float> d_sv(saved), d_c(c_init), d_du(dl_du), d_ws{std::vector<float>(s.workspace_size())};
+      Guarded<float> d_dphi{std::vector<float>(s.num_params(), NAN)};
+      l2o_dm_fused_backward_cuda(s, d_phi.data(), steps, d_sv.data(), d_c.data(), d_du.data(), d_ws.data(),
+                                 d_dphi.data());
+      require_close(d_dphi.get(), dphi, 1e-3, 1e-4, "dphi");
+    }
+  }
+}
