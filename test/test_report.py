@@ -1,0 +1,101 @@
+#!/usr/bin/python3
+"""Tests of tools/report: Table 2's authors column, the training-cost table from metrics.jsonl,
+the summary paragraph first, and errors naming the bad input.
+
+Run by ctest (CMakeLists.txt); exit code 77 (reported Skipped) without numpy or matplotlib.
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+try:
+    import matplotlib  # noqa: F401
+    import numpy  # noqa: F401
+except ImportError:
+    print("numpy or matplotlib is missing: skipped (install python3-numpy python3-matplotlib)")
+    sys.exit(77)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TOOL = os.path.join(ROOT, "tools", "report")
+
+
+def write_eval(d, curves):
+    """An l2o_eval-like output: curves {(optimizer, problem): [[loss per step] per seed]}."""
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "curves.csv"), "w") as f:
+        f.write("optimizer,problem,seed,step,loss\n")
+        for (opt, prob), seeds in curves.items():
+            for s, losses in enumerate(seeds):
+                for t, v in enumerate(losses):
+                    f.write(f"{opt},{prob},{s},{t},{v}\n")
+    summary = {"results": [{"optimizer": o, "problem": p, "steps": len(c[0]) - 1, "seeds": len(c)}
+                           for (o, p), c in curves.items()]}
+    with open(os.path.join(d, "summary.json"), "w") as f:
+        json.dump(summary, f)
+
+
+class Report(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.d = self.tmp.name
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def run_report(self, *args):
+        return subprocess.run([TOOL, *args], capture_output=True, text=True)
+
+    def test_tables_cost_and_summary(self):
+        ev = os.path.join(self.d, "eval")
+        write_eval(ev, {("l2o:ours", "mlp_orig"): [[1.0, 0.1, 0.01], [1.0, 0.1, 0.001]],
+                        ("l2o:theirs", "mlp_orig"): [[1.0, 0.5, 0.1], [1.0, 0.5, 0.1]]})
+        run = os.path.join(self.d, "run")
+        os.makedirs(run)
+        with open(os.path.join(run, "metrics.jsonl"), "w") as f:
+            for e in range(3):
+                f.write(json.dumps({"kind": "epoch", "epoch": e, "mode": "meta", "n_train": 200, "segments": 10,
+                                    "skipped": 1 if e == 2 else 0, "seconds": 1800.0, "stage": 1}) + "\n")
+            f.write(json.dumps({"kind": "validation", "epoch": 2, "stage": 1, "score": 4.25, "improved": True}) + "\n")
+            f.write(json.dumps({"kind": "stop", "reason": "no improvement in stage 1"}) + "\n")
+        summary = os.path.join(self.d, "claims.md")
+        with open(summary, "w") as f:
+            f.write("Claim (a) does not hold here.\n")
+        out = os.path.join(self.d, "out")
+        r = self.run_report("--eval", ev, "--out", out, "--label-map", "l2o:ours=L2O-DM",
+                            "--label-map", "l2o:theirs=L2O-DM (authors)", "--run", f"L2O-DM={run}",
+                            "--summary", summary)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        md = open(os.path.join(out, "report.md")).read()
+        # The claims paragraph comes right under the title.
+        self.assertTrue(md.startswith("# L2O reproduction report\n\nClaim (a) does not hold here."), md[:200])
+        # Table 2: paper, ours (log10 of 0.01 and 0.001: -2.5 +/- 0.5), authors (-1.0 +/- 0.0).
+        self.assertIn("| MLP-orig | L2O-DM | \u22480 | -2.50 \u00b1 0.50 @ 2 | -1.00 \u00b1 0.00 @ 2 |", md)
+        # Training cost: 3 epochs, 29 meta-steps, 600 optimizee steps, 1.5 h, best 4.25 at epoch 2 in stage 1.
+        self.assertIn(f"| L2O-DM | `{run}` | 3 | 29 | 600 | 1.50 h | 4.25 (2, stage 1) | 1 | "
+                      "stopped: no improvement in stage 1 |", md)
+        self.assertTrue(os.path.isfile(os.path.join(out, "mlp_orig.png")))
+
+    def test_bad_run_arguments_name_the_problem(self):
+        ev = os.path.join(self.d, "eval")
+        write_eval(ev, {("adam", "mlp_orig"): [[1.0, 0.5]]})
+        r = self.run_report("--eval", ev, "--out", os.path.join(self.d, "o"), "--run", "no-equals-sign")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("expected LABEL=RUN_DIR", r.stderr)
+        missing = os.path.join(self.d, "nope")
+        r = self.run_report("--eval", ev, "--out", os.path.join(self.d, "o"), "--run", f"x={missing}")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn(os.path.join(missing, "metrics.jsonl"), r.stderr)
+        bad = os.path.join(self.d, "bad")
+        os.makedirs(bad)
+        with open(os.path.join(bad, "metrics.jsonl"), "w") as f:
+            f.write('{"kind": "epoch"}\n{oops\n')
+        r = self.run_report("--eval", ev, "--out", os.path.join(self.d, "o"), "--run", f"x={bad}")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("metrics.jsonl:2: not a JSON line", r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
