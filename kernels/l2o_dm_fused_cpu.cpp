@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "kernels/common.h"
+#include "kernels/fused_reduce_cpu.h"
 #include "kernels/l2o_dm_fused_fixed.h"
 
 namespace l2o {
@@ -85,21 +86,6 @@ void l2o_dm_fused_step_cpu(const L2oDmFusedShape& s, const T* phi, const T* g, T
   }
 }
 
-// out (rows, cols) row-major (+)= A (rows, m) B^T with B (cols, m), both of row stride ld.
-template <typename T>
-static void gemm_nt(int64_t rows, int64_t cols, int64_t m, const T* a, const T* b, int64_t ld, T alpha, T* out) {
-#pragma omp parallel for schedule(static)
-  for (int64_t r = 0; r < rows; ++r) {
-    for (int64_t c = 0; c < cols; ++c) {
-      T acc = 0;
-      const T* ar = a + r * ld;
-      const T* bc = b + c * ld;
-      for (int64_t k = 0; k < m; ++k) acc += ar[k] * bc[k];
-      out[r * cols + c] = alpha * acc;
-    }
-  }
-}
-
 template <typename T>
 void l2o_dm_fused_backward_cpu(const L2oDmFusedShape& s, const T* phi, int64_t steps, const T* saved,
                                const T* c_init, const T* dl_du, T* ws, T* dphi) {
@@ -122,17 +108,10 @@ void l2o_dm_fused_backward_cpu(const L2oDmFusedShape& s, const T* phi, int64_t s
   }
   // Weight gradients: dW_l (K_l, 4H_l) = XH_l dz_l^T; db_l = row sums of dz_l; output projection
   // dwo = scale * h1 dl_du, dbo = scale * sum dl_du.
-  gemm_nt<T>(d.k0(), 4 * d.H0, m, saved, dz0, ld, T(1), dphi + d.w0());
-  gemm_nt<T>(d.k1(), 4 * d.H1, m, saved + d.row_xh1() * ld, dz1, ld, T(1), dphi + d.w1());
-  auto row_sums = [&](int64_t rows, const T* a, T alpha, T* out) {
-    for (int64_t r = 0; r < rows; ++r) {
-      T acc = 0;
-      for (int64_t k = 0; k < m; ++k) acc += a[r * ld + k];
-      out[r] = alpha * acc;
-    }
-  };
-  row_sums(4 * d.H0, dz0, T(1), dphi + d.b0());
-  row_sums(4 * d.H1, dz1, T(1), dphi + d.b1());
+  fused_gemm_nt_cpu<T>(d.k0(), 4 * d.H0, m, saved, dz0, ld, T(1), dphi + d.w0());
+  fused_gemm_nt_cpu<T>(d.k1(), 4 * d.H1, m, saved + d.row_xh1() * ld, dz1, ld, T(1), dphi + d.w1());
+  fused_row_sums_cpu<T>(4 * d.H0, m, dz0, ld, T(1), dphi + d.b0());
+  fused_row_sums_cpu<T>(4 * d.H1, m, dz1, ld, T(1), dphi + d.b1());
   for (int64_t k = 0; k < d.H1; ++k) {
     T acc = 0;
     const T* hk = saved + (d.row_h1() + k) * ld;

@@ -1,91 +1,33 @@
-// L2O-DM on the CUDA backend: the Learner interface over the fused kernels, with the recurrent
-// state, the saved segment and the workspace resident on the device (allocated once in reset()).
-// The interface exchanges host arrays: g and u cross PCIe each step (n floats each way), phi is
-// re-sent each call (it changes every meta-step), dl_du once per backward.
-#include "learners/l2o_dm_cuda.h"
-#include "kernels/device_resident.h"
-#include "kernels/cuda_context.cuh"
+// L2O-DM on the CUDA backend: the fused kernels of kernels/l2o_dm_fused.h behind the shared CUDA
+// learner (cuda_fused_learner.cuh).
 #include "kernels/l2o_dm_fused.h"
+#include "learners/cuda_fused_learner.cuh"
+#include "learners/l2o_dm_cuda.h"
 
 namespace l2o {
 
 namespace {
 
-class CudaL2oDm : public LearnerT<float>, public DeviceLearner {
+class CudaL2oDm : public CudaFusedLearner<L2oDm<float>, L2oDmFusedShape> {
  public:
-  explicit CudaL2oDm(const L2oDmConfig& cfg) : host_(cfg) {
-    std::string why;
-    if (!cuda_supports_learner(cfg, &why)) throw InputError("backend \"cuda\": " + why);
-    shape_ = fused_shape(cfg, 1, 1);  // n and slots are set by reset()
-  }
-  std::string type() const override { return host_.type(); }
-  int64_t num_params() const override { return host_.num_params(); }
-  const std::vector<ParamBlock>& param_blocks() const override { return host_.param_blocks(); }
-  void init_params(uint64_t seed, float* phi) const override { host_.init_params(seed, phi); }
-  int64_t saved_floats_per_coordinate_step() const override { return host_.saved_floats_per_coordinate_step(); }
+  explicit CudaL2oDm(const L2oDmConfig& cfg) : CudaFusedLearner(cfg, checked_shape(cfg)) {}
 
-  void reset(int64_t n, int64_t max_steps) override {
-    shape_.n = n;
-    shape_.slots = std::max<int64_t>(max_steps, 1);
-    check_fused_shape(shape_);
-    state_.resize(shape_.state_size());
-    c_init_.resize(shape_.state_size());
-    saved_buf_.resize(shape_.saved_size());
-    ws_.resize(shape_.workspace_size());
-    phi_.resize(num_params());
-    dphi_.resize(num_params());
-    g_.resize(n);
-    u_.resize(n);
-    dl_du_.resize(shape_.slots * n);
-    buffers_moved();
-    zero_state();
+ protected:
+  void check_shape(const L2oDmFusedShape& s) const override { check_fused_shape(s); }
+  void launch_step(const float* d_phi, const float* d_g, float* saved, int64_t slot, float* d_u,
+                   float* d_theta) override {
+    l2o_dm_fused_step_cuda(shape_, d_phi, d_g, state_.data(), saved, slot, d_u, d_theta);
   }
-  void zero_state() override {
-    L2O_CHECK(shape_.n > 0, "reset() first");
-    state_.zero();
-    saved_ = 0;
-  }
-  void begin_segment() override {
-    saved_ = 0;
-    CUDA_CHECK(cudaMemcpyAsync(c_init_.data(), state_.data(), shape_.state_size() * sizeof(float),
-                               cudaMemcpyDeviceToDevice, cuda_stream()));
-  }
-  void step(const float* phi, const float* g, float* u, bool save) override {
-    L2O_CHECK(shape_.n > 0, "reset() first");
-    phi_.upload(phi, num_params());
-    g_.upload(g, shape_.n);
-    step_device(phi_.data(), g_.data(), u_.data(), nullptr, save);
-    u_.download(u, shape_.n);
-  }
-  void step_device(const float* d_phi, const float* d_g, float* d_u, float* d_theta, bool save) override {
-    L2O_CHECK(shape_.n > 0, "reset() first");
-    L2O_CHECK(!save || saved_ < shape_.slots, "segment longer than the max_steps given to reset()");
-    l2o_dm_fused_step_cuda(shape_, d_phi, d_g, state_.data(), save ? saved_buf_.data() : nullptr, saved_, d_u,
-                           d_theta);
-    if (save) ++saved_;
-  }
-  int64_t saved_steps() const override { return saved_; }
-  void backward(const float* phi, const float* dl_du, float* dphi) override {
-    L2O_CHECK(saved_ > 0, "backward without saved steps");
-    phi_.upload(phi, num_params());
-    dl_du_.upload(dl_du, saved_ * shape_.n);
-    backward_device(phi_.data(), dl_du_.data(), dphi_.data());
-    dphi_.download(dphi, num_params());
-  }
-  void set_saved_steps(int64_t steps) override {
-    L2O_CHECK(steps >= 0 && steps <= shape_.slots, "saved steps " << steps << " outside [0, " << shape_.slots << "]");
-    saved_ = steps;
-  }
-  void backward_device(const float* d_phi, const float* d_dl_du, float* d_dphi) override {
-    L2O_CHECK(saved_ > 0, "backward without saved steps");
-    l2o_dm_fused_backward_cuda(shape_, d_phi, saved_, saved_buf_.data(), c_init_.data(), d_dl_du, ws_.data(), d_dphi);
+  void launch_backward(const float* d_phi, int64_t steps, const float* d_dl_du, float* d_dphi) override {
+    l2o_dm_fused_backward_cuda(shape_, d_phi, steps, saved_buf_.data(), c_init_.data(), d_dl_du, ws_.data(), d_dphi);
   }
 
  private:
-  L2oDm<float> host_;  // names, parameter layout and initialisation: identical to the CPU learner
-  L2oDmFusedShape shape_;
-  DeviceBuffer<float> state_, c_init_, saved_buf_, ws_, phi_, dphi_, g_, u_, dl_du_;
-  int64_t saved_ = 0;
+  static L2oDmFusedShape checked_shape(const L2oDmConfig& cfg) {
+    std::string why;
+    if (!cuda_supports_learner(cfg, &why)) throw InputError("backend \"cuda\": " + why);
+    return fused_shape(cfg, 1, 1);  // n and slots are set by reset()
+  }
 };
 
 }  // namespace
