@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Trains the paper's L2O-DM variants, evaluates them and the hand-designed baselines on the MLP
-# and conv problems, and writes the report (table + one figure per problem).
+# Trains the paper's L2O-DM variants and RNNprop(-CL-IL), evaluates them, the hand-designed
+# baselines and (AUTHORS=1, the default with --full) the authors' published models on the MLP and
+# conv problems, and writes the report (tables + one figure per problem).
 #   tools/reproduce.sh          quick budgets (specs/*_quick.json, 3 seeds x 2000 steps; ~40 min on 2 cores)
 #   tools/reproduce.sh --full   the paper's budgets (5,000 epochs each, 10 seeds x 10,000 steps; days on a CPU)
 #   LR_GRID=0.1,0.01,0.001 tools/reproduce.sh   baselines pick their lr per problem (on separate seeds)
+#   VARIANTS="l2o_dm rnnprop" tools/reproduce.sh  train and evaluate only these specs (without _quick)
 #   The conv optimizees (Conv-MNIST; Conv-CIFAR, or its MNIST stand-in when no CIFAR-10 copy is found)
 #   are evaluated too, at CONV_SEEDS x CONV_STEPS (quick: 2 x 500, about 10 more minutes; full:
 #   10 x 10,000); CONV=0 skips them.
@@ -15,26 +17,37 @@ mode=quick
 tools/setup.sh
 tools/build.sh
 
-variants=(l2o_dm l2o_dm_aug l2o_dm_cl l2o_dm_il l2o_dm_cl_il)
-names=(L2O-DM L2O-DM-AUG L2O-DM-CL L2O-DM-IL L2O-DM-CL-IL)
+declare -A display=([l2o_dm]=L2O-DM [l2o_dm_aug]=L2O-DM-AUG [l2o_dm_cl]=L2O-DM-CL [l2o_dm_il]=L2O-DM-IL
+                    [l2o_dm_cl_il]=L2O-DM-CL-IL [rnnprop]=RNNprop [rnnprop_cl_il]=RNNprop-CL-IL)
+read -r -a variants <<<"${VARIANTS:-l2o_dm l2o_dm_aug l2o_dm_cl l2o_dm_il l2o_dm_cl_il rnnprop rnnprop_cl_il}"
 if [ "$mode" = quick ]; then
-  out=runs/repro; suffix=_quick; steps=${STEPS:-2000}; seeds=${SEEDS:-3}
+  out=runs/repro; suffix=_quick; steps=${STEPS:-2000}; seeds=${SEEDS:-3}; authors=${AUTHORS:-0}
 else
-  out=runs/repro_full; suffix=; steps=${STEPS:-10000}; seeds=${SEEDS:-10}
+  out=runs/repro_full; suffix=; steps=${STEPS:-10000}; seeds=${SEEDS:-10}; authors=${AUTHORS:-1}
 fi
 mkdir -p "$out"
 
-ckpts=(); maps=()
-for i in "${!variants[@]}"; do
-  v=${variants[$i]}$suffix
+ckpts=(); maps=(); runs=()
+for v0 in "${variants[@]}"; do
+  [ -n "${display[$v0]:-}" ] || { echo "reproduce: unknown variant $v0" >&2; exit 2; }
+  v=$v0$suffix
   if [ -f "$out/$v/checkpoints/state.safetensors" ]; then
     build/l2o_train --resume "$out/$v"       # finishes (or confirms) an earlier run
   else
     build/l2o_train "specs/$v.json" --out "$out/$v"
   fi
   ckpts+=("$out/$v/checkpoints/best.safetensors")
-  maps+=(--label-map "l2o:$v/best=${names[$i]}")
+  maps+=(--label-map "l2o:$v/best=${display[$v0]}")
+  runs+=(--run "${display[$v0]}=$out/$v")
 done
+# The authors' published models (docs/results/authors_models/), labelled "<variant> (authors)".
+if [ "$authors" = 1 ]; then
+  for a in dm:L2O-DM dm_aug:L2O-DM-AUG dm_cl:L2O-DM-CL dm_il:L2O-DM-IL dm_cl_il:L2O-DM-CL-IL \
+           rnnprop:RNNprop rnnprop_cl_il:RNNprop-CL-IL; do
+    ckpts+=("docs/results/authors_models/checkpoints/${a%%:*}.safetensors")
+    maps+=(--label-map "l2o:authors_models/${a%%:*}=${a#*:} (authors)")
+  done
+fi
 
 optimizers=$(IFS=,; echo "${ckpts[*]}")
 build/l2o_eval --optimizer "$optimizers" --problem mlp_orig,mlp_relu,mlp_deeper \
@@ -56,6 +69,6 @@ if [ "${CONV:-1}" != 0 ]; then
     --steps "$conv_steps" --seeds "$conv_seeds" --out "$out/eval_baselines_conv"
   evals+=(--eval "$out/eval_learned_conv" --eval "$out/eval_baselines_conv")
 fi
-tools/report "${evals[@]}" --out "$out/report" "${maps[@]}" \
-  --title "L2O-DM variants ($mode budgets), built from $(grep -o '"[^"]*"' build/generated/l2o_version.h)"
+tools/report "${evals[@]}" --out "$out/report" "${maps[@]}" "${runs[@]}" \
+  --title "L2O-DM and RNNprop variants ($mode budgets), built from $(grep -o '"[^"]*"' build/generated/l2o_version.h)"
 echo "reproduce: report in $out/report/report.md"
