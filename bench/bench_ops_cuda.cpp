@@ -5,7 +5,8 @@
 //
 //   groups (--only, comma-separated; default all):
 //     fused  l2o_dm_fused_step_cuda without saving and saving into a slot, a 20-step saving
-//            segment forward, and l2o_dm_fused_backward_cuda over those 20 steps
+//            segment forward, and l2o_dm_fused_backward_cuda over those 20 steps; the same four
+//            for RNNprop (rnnprop_fused_step_cuda, rnnprop_fused_backward_cuda)
 //     mlp    MLP-orig's row/elementwise kernels (kernels/mlp_ops.h) at batch 128, 784-20-10
 //     optim  the elementwise optimizers (kernels/optim.h)
 //   --n            coordinates for the fused and optim ops [15910 = MLP-orig]
@@ -34,7 +35,9 @@
 #include "kernels/l2o_dm_fused.h"
 #include "kernels/mlp_ops.h"
 #include "kernels/optim.h"
+#include "kernels/rnnprop_fused.h"
 #include "learners/l2o_dm.h"
+#include "learners/rnnprop.h"
 
 using namespace l2o;
 using namespace l2o::bench;
@@ -111,8 +114,9 @@ struct FusedRef {
 constexpr int64_t kSaveSlot = kSteps - 1;
 
 // Slot `slot`'s columns of a saved array (saved_rows x (slots n), row-major): saved_rows x n.
-std::vector<float> slot_columns(const L2oDmFusedShape& s, const std::vector<float>& saved, int64_t slot) {
-  const int64_t rows = s.dims<float>().saved_rows(), ld = s.slots * s.n;
+template <class Shape>
+std::vector<float> slot_columns(const Shape& s, const std::vector<float>& saved, int64_t slot) {
+  const int64_t rows = s.template dims<float>().saved_rows(), ld = s.slots * s.n;
   std::vector<float> out(static_cast<size_t>(rows * s.n));
   for (int64_t r = 0; r < rows; ++r)
     std::copy_n(saved.begin() + r * ld + slot * s.n, s.n, out.begin() + r * s.n);
@@ -269,6 +273,177 @@ void bench_fused_backward(State& st, double budget) {
   r.check = compare("dphi", down(dphi).data(), f.dphi.data(), f.s.num_params(), 1e-4, 1e-3);
   r.check.what = "l2o_dm_fused_backward_cpu<float> on the CPU twin's own 20-step segment (dphi)";
   r.cost = fused_backward_cost(f.s, kSteps);
+  timed(st, std::move(r), budget, call);
+}
+
+// ------------------------------------------------------------------------------------------------
+// Fused RNNprop (kernels/rnnprop_fused.h), timed as the L2O-DM ops above: the same gradients and
+// dl_du, a carried-in state (v >= 0) and step count (bias corrections of steps kRpT0 + 1, ...).
+// Tolerances are test_gpu's RNNprop ones (the moments' sqrt and the ELU's exp round differently on
+// the two twins): forward a 1e-5, r 1e-4; dphi a 1e-4, r 1e-3.
+constexpr int64_t kRpT0 = 3;
+
+struct RnnpropRef {
+  RnnpropFusedShape s;
+  std::vector<float> phi, state0, grads, dl_du;
+  std::vector<float> u_eval, state_eval, u_save, state_save, slot_save, u_seg, state_seg, saved_seg, dphi;
+};
+
+const RnnpropRef& rnnprop_ref(int64_t n) {
+  static std::unique_ptr<RnnpropRef> ref;
+  if (ref) return *ref;
+  ref = std::make_unique<RnnpropRef>();
+  RnnpropRef& f = *ref;
+  const RnnpropConfig cfg;  // the engine's default RNNprop: P = 20, hidden [20, 20]
+  f.s = rnnprop_shape(cfg, n, kSteps);
+  const RnnpropFusedShape& s = f.s;
+  f.phi.resize(s.num_params());
+  Rnnprop<float>(cfg).init_params(0, f.phi.data());
+  f.state0 = normal_values(s.state_size(), 4, 0.3);
+  for (int64_t i = n; i < 2 * n; ++i) f.state0[i] = std::fabs(f.state0[i]);  // row 1: v >= 0
+  f.grads = normal_values(kSteps * n, 5, 1.0);
+  for (int64_t i = 0; i < kSteps * n; ++i) f.grads[i] *= std::pow(10.0f, -1.0f - static_cast<float>(i % 4));
+  f.dl_du = normal_values(kSteps * n, 6, 1e-2);
+
+  int64_t t = kRpT0;
+  f.u_eval.resize(n);
+  f.state_eval = f.state0;
+  rnnprop_fused_step_cpu<float>(s, &t, f.phi.data(), f.grads.data(), f.state_eval.data(), nullptr, 0,
+                                f.u_eval.data(), nullptr);
+  std::vector<float> saved(s.saved_size(), 0.0f);
+  t = kRpT0;
+  f.u_save.resize(n);
+  f.state_save = f.state0;
+  rnnprop_fused_step_cpu<float>(s, &t, f.phi.data(), f.grads.data(), f.state_save.data(), saved.data(), kSaveSlot,
+                                f.u_save.data(), nullptr);
+  f.slot_save = slot_columns(s, saved, kSaveSlot);
+
+  t = kRpT0;
+  f.u_seg.resize(kSteps * n);
+  f.state_seg = f.state0;
+  std::fill(saved.begin(), saved.end(), 0.0f);
+  for (int64_t k = 0; k < kSteps; ++k)
+    rnnprop_fused_step_cpu<float>(s, &t, f.phi.data(), f.grads.data() + k * n, f.state_seg.data(), saved.data(), k,
+                                  f.u_seg.data() + k * n, nullptr);
+  f.saved_seg = std::move(saved);
+  std::vector<float> ws(s.workspace_size());
+  f.dphi.resize(s.num_params());
+  rnnprop_fused_backward_cpu<float>(s, f.phi.data(), kSteps, f.saved_seg.data(), f.state0.data(), f.dl_du.data(),
+                                    ws.data(), f.dphi.data());
+  return f;
+}
+
+// As fused_step_cost / fused_backward_cost (the input width is 2: m^ and g features).
+OpCost rp_step_cost(const RnnpropFusedShape& s, bool saving) {
+  const RnnpropDims<float> d = s.dims<float>();
+  OpCost c;
+  c.flops = rnnprop_fused_step_flops(s) * double(s.n);
+  c.bytes = 4.0 * (double(s.num_params()) + double(s.n) * (2 + 2 * d.state_rows() + (saving ? d.saved_rows() : 0)));
+  return c;
+}
+
+OpCost rp_backward_cost(const RnnpropFusedShape& s, int64_t steps) {
+  const RnnpropDims<float> d = s.dims<float>();
+  const double m = double(steps) * double(s.n);
+  OpCost c;
+  c.flops = rnnprop_fused_backward_flops(s) * m;
+  c.gemm_flops = gemm_flops(d.P, 2, m) + gemm_flops(4.0 * d.H0, d.k0(), m) + gemm_flops(4.0 * d.H1, d.k1(), m);
+  // saved, dl_du and c_init read; dz (P + 4 (H0 + H1) rows) written by the BPTT and read by the GEMMs.
+  c.bytes = 4.0 * (m * (d.saved_rows() + 1 + 2.0 * (d.P + 4 * (d.H0 + d.H1))) + double(s.n) * d.state_rows() +
+                   2.0 * double(s.num_params()));
+  return c;
+}
+
+std::string rp_shape_text(const RnnpropFusedShape& s) {
+  return "n=" + std::to_string(s.n) + " P=" + std::to_string(s.P) + " H=[" + std::to_string(s.H0) + "," +
+         std::to_string(s.H1) + "]";
+}
+
+// The device step count, reset to kRpT0 before each verified call.
+DeviceBuffer<int64_t> rp_count() { return up(std::vector<int64_t>{kRpT0}); }
+
+void bench_rp_step(State& st, bool saving, double budget) {
+  const RnnpropRef& f = rnnprop_ref(st.args.n);
+  const RnnpropFusedShape& s = f.s;
+  const int64_t n = s.n;
+  auto d_phi = up(f.phi), d_state = up(f.state0);
+  auto d_g = up(std::vector<float>(f.grads.begin(), f.grads.begin() + n));
+  auto d_t = rp_count();
+  DeviceBuffer<float> d_u(n), d_saved(saving ? s.saved_size() : 1);
+  d_saved.zero();
+  float* saved = saving ? d_saved.data() : nullptr;
+  auto call = [&] {
+    rnnprop_fused_step_cuda(s, d_t.data(), d_phi.data(), d_g.data(), d_state.data(), saved, kSaveSlot, d_u.data(),
+                            nullptr);
+  };
+  call();
+  Result r;
+  r.group = "fused";
+  r.op = saving ? "rnnprop_fused_step_save" : "rnnprop_fused_step_eval";
+  r.shape = rp_shape_text(s) + (saving ? ", saving into slot " + std::to_string(kSaveSlot) : ", saved=nullptr");
+  r.check.merge(compare("u", down(d_u).data(), (saving ? f.u_save : f.u_eval).data(), n, 1e-5, 1e-4));
+  r.check.merge(compare("state", down(d_state).data(), (saving ? f.state_save : f.state_eval).data(), s.state_size(),
+                        1e-5, 1e-4));
+  if (saving) {
+    const auto slot = slot_columns(s, down(d_saved), kSaveSlot);
+    r.check.merge(compare("saved slot", slot.data(), f.slot_save.data(), s.dims<float>().saved_rows() * n, 1e-5, 1e-4));
+  }
+  r.check.what = "rnnprop_fused_step_cpu<float> (u, state" + std::string(saving ? ", saved slot)" : ")");
+  r.cost = rp_step_cost(s, saving);
+  timed(st, std::move(r), budget, call);  // the count runs on: later bias corrections, same work
+}
+
+// The device side of an RNNprop segment: kSteps saving steps from state0 and kRpT0.
+struct RnnpropSegment {
+  const RnnpropRef& f;
+  DeviceBuffer<float> phi, state, grads, u, saved;
+  DeviceBuffer<int64_t> t;
+  explicit RnnpropSegment(const RnnpropRef& ref)
+      : f(ref), phi(up(ref.phi)), state(up(ref.state0)), grads(up(ref.grads)), u(kSteps * ref.s.n),
+        saved(ref.s.saved_size()), t(rp_count()) {
+    saved.zero();
+  }
+  void forward() {
+    for (int64_t k = 0; k < kSteps; ++k)
+      rnnprop_fused_step_cuda(f.s, t.data(), phi.data(), grads.data() + k * f.s.n, state.data(), saved.data(), k,
+                              u.data() + k * f.s.n, nullptr);
+  }
+};
+
+void bench_rp_forward(State& st, double budget) {
+  const RnnpropRef& f = rnnprop_ref(st.args.n);
+  RnnpropSegment seg(f);
+  seg.forward();
+  Result r;
+  r.group = "fused";
+  r.op = "rnnprop_fused_segment_forward";
+  r.shape = rp_shape_text(f.s) + ", " + std::to_string(kSteps) + " saving steps";
+  r.check.merge(compare("u (all steps)", down(seg.u).data(), f.u_seg.data(), kSteps * f.s.n, 1e-5, 1e-4));
+  r.check.merge(compare("state", down(seg.state).data(), f.state_seg.data(), f.s.state_size(), 1e-5, 1e-4));
+  r.check.merge(compare("saved", down(seg.saved).data(), f.saved_seg.data(), f.s.saved_size(), 1e-5, 1e-4));
+  r.check.what = std::to_string(kSteps) + " steps of rnnprop_fused_step_cpu<float> (u, state, saved)";
+  r.cost = rp_step_cost(f.s, true).scaled(double(kSteps));
+  timed(st, std::move(r), budget, [&] { seg.forward(); });
+}
+
+void bench_rp_backward(State& st, double budget) {
+  const RnnpropRef& f = rnnprop_ref(st.args.n);
+  RnnpropSegment seg(f);
+  seg.forward();
+  auto c_init = up(f.state0), dl_du = up(f.dl_du);
+  DeviceBuffer<float> ws(f.s.workspace_size()), dphi(f.s.num_params());
+  auto call = [&] {
+    rnnprop_fused_backward_cuda(f.s, seg.phi.data(), kSteps, seg.saved.data(), c_init.data(), dl_du.data(), ws.data(),
+                                dphi.data());
+  };
+  call();
+  Result r;
+  r.group = "fused";
+  r.op = "rnnprop_fused_segment_backward";
+  r.shape = rp_shape_text(f.s) + ", " + std::to_string(kSteps) + " steps BPTT";
+  r.check = compare("dphi", down(dphi).data(), f.dphi.data(), f.s.num_params(), 1e-4, 1e-3);
+  r.check.what = "rnnprop_fused_backward_cpu<float> on the CPU twin's own 20-step segment (dphi)";
+  r.cost = rp_backward_cost(f.s, kSteps);
   timed(st, std::move(r), budget, call);
 }
 
@@ -514,6 +689,10 @@ int main(int argc, char** argv) {
       plans.push_back({"fused", "l2o_dm_fused_step_save", 1, [&st](double b) { bench_fused_step(st, true, b); }});
       plans.push_back({"fused", "l2o_dm_fused_segment_forward", 2, [&st](double b) { bench_fused_forward(st, b); }});
       plans.push_back({"fused", "l2o_dm_fused_segment_backward", 2, [&st](double b) { bench_fused_backward(st, b); }});
+      plans.push_back({"fused", "rnnprop_fused_step_eval", 1, [&st](double b) { bench_rp_step(st, false, b); }});
+      plans.push_back({"fused", "rnnprop_fused_step_save", 1, [&st](double b) { bench_rp_step(st, true, b); }});
+      plans.push_back({"fused", "rnnprop_fused_segment_forward", 2, [&st](double b) { bench_rp_forward(st, b); }});
+      plans.push_back({"fused", "rnnprop_fused_segment_backward", 2, [&st](double b) { bench_rp_backward(st, b); }});
     }
     if (a.want("mlp"))
       for (const char* op : {"gather_rows", "bias_act_forward_sigmoid", "act_backward_sigmoid", "softmax_xent",

@@ -22,6 +22,7 @@ EvalResult evaluate(UpdateRule& rule, const std::string& optimizer_label, const 
   const int64_t n = opt->num_params();
   std::vector<float> theta(n), grad(n), u(n);
   const CoordRanges frozen = rule.learned() ? opt->learner_frozen() : CoordRanges{};
+  rule.set_tensor_sizes(opt->tensor_sizes());  // before each reset below (L2O-Scale's per-tensor level)
   Batch batch;
   for (uint64_t seed : seeds) {
     opt->init(seed, theta.data());
@@ -29,6 +30,13 @@ EvalResult evaluate(UpdateRule& rule, const std::string& optimizer_label, const 
     rule.reset(n);
     std::vector<float> curve;
     curve.reserve(steps + 1);
+    bool diverged = false;
+    if (backend == Backend::cuda &&
+        evaluate_rollout_device(rule, *opt, frozen, theta.data(), batches, steps, &curve, &diverged)) {
+      r.diverged += diverged ? 1 : 0;
+      r.losses.push_back(std::move(curve));
+      continue;
+    }
     for (int64_t t = 0; t <= steps; ++t) {
       opt->sample_batch(batches, batch);
       const float loss = opt->loss_and_grad(theta.data(), batch, t < steps ? grad.data() : nullptr);

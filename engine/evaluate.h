@@ -30,6 +30,21 @@ EvalResult evaluate(UpdateRule& rule, const std::string& optimizer_label, const 
                     const ProblemConfig& problem, int64_t steps, const std::vector<uint64_t>& seeds,
                     Backend backend = Backend::cpu);
 
+// Steps per chunk of the device-resident rollout: one upload of minibatch indices and one
+// download of losses (the only synchronisation) per chunk.
+constexpr int64_t kEvalChunkSteps = 128;
+
+// One seed's rollout on the device (engine/cuda_evaluate.cu), which evaluate() takes on the CUDA
+// backend when `opt` is a CUDA optimizee and `rule` a CUDA hand-designed rule or a LearnedRule over
+// a CUDA learner: theta, gradients and updates stay on the device, the minibatches are drawn from
+// `batches` in the host loop's order. `rule` must be reset() and theta0 drawn already. Same curve
+// as the host loop: `curve` gets the losses at steps 0..steps up to the first non-finite one
+// (*diverged then true; `batches` and the rule may have run a chunk past it). Returns false and
+// does nothing when the pair has no device path (always, in a build without CUDA).
+bool evaluate_rollout_device(UpdateRule& rule, OptimizeeT<float>& opt, const CoordRanges& frozen, const float* theta0,
+                             Rng& batches, int64_t steps, std::vector<float>* curve, bool* diverged,
+                             int64_t chunk = kEvalChunkSteps);
+
 // Final-loss statistics over the seeds that did not diverge.
 struct EvalSummary {
   double final_mean = 0, final_std = 0, log10_mean_final = 0, mean_log10_final = 0;

@@ -1,6 +1,7 @@
 #include "engine/learner_io.h"
 
 #include <cmath>
+#include <cstdint>
 
 #include "engine/safetensors.h"
 #include "kernels/common.h"
@@ -51,13 +52,38 @@ RnnpropConfig parse_rnnprop(SpecNode& node) {
   return c;
 }
 
+// The authors' L2O-Scale (hierarchical_rnn.py with metarun.py's flags; docs/l2o_scale.md). The
+// initialiser keys keep the authors' flag names.
+L2oScaleConfig parse_l2o_scale(SpecNode& node) {
+  L2oScaleConfig c;
+  c.hidden = node.int_list("hidden", {10, 20, 20}, 1, L2oScale<float>::kMaxHidden);
+  if (c.hidden.size() != 3)
+    throw InputError(node.path() + ".hidden: L2O-Scale takes exactly 3 levels (per parameter, per tensor, global)");
+  c.min_lr = node.number("min_lr", 1e-6, 1e-30, 1e3);
+  c.max_lr = node.number("max_lr", 1e-2, 1e-30, 1e3);
+  if (c.min_lr > c.max_lr) throw InputError(node.path() + ".min_lr: greater than max_lr");
+  c.max_log_lr = node.number("max_log_lr", 33.0, -33.0, 88.0);
+  c.lr_init_seed = static_cast<uint64_t>(node.integer("lr_init_seed", 0, 0, INT64_MAX));
+  c.biasgrucell_scale = node.number("biasgrucell_scale", 0.5, 0.0, 100.0);
+  c.biasgrucell_gate_bias_init = node.number("biasgrucell_gate_bias_init", 2.2, -100.0, 100.0);
+  c.hrnn_rnn_readout_scale = node.number("hrnn_rnn_readout_scale", 0.5, 0.0, 100.0);
+  c.hrnn_default_decay_var_init = node.number("hrnn_default_decay_var_init", 2.2, -100.0, 100.0);
+  c.scale_decay_bias_init = node.number("scale_decay_bias_init", 3.2, -100.0, 100.0);
+  c.learning_rate_momentum_logit_init = node.number("learning_rate_momentum_logit_init", 3.2, -100.0, 100.0);
+  c.hrnn_affine_scale = node.number("hrnn_affine_scale", 0.5, 0.0, 100.0);
+  c.param_stepsize_offset_init = node.number("param_stepsize_offset_init", -1.0, -100.0, 100.0);
+  return c;
+}
+
 }  // namespace
 
 LearnerConfig parse_learner_config(SpecNode node) {
   LearnerConfig c;
-  c.type = node.choice("type", "l2o_dm", {"l2o_dm", "rnnprop"});
+  c.type = node.choice("type", "l2o_dm", {"l2o_dm", "rnnprop", "l2o_scale"});
   if (c.type == "l2o_dm")
     c.l2o_dm = parse_l2o_dm(node);
+  else if (c.type == "l2o_scale")
+    c.l2o_scale = parse_l2o_scale(node);
   else
     c.rnnprop = parse_rnnprop(node);
   node.finish();

@@ -15,7 +15,7 @@
 
 namespace l2o {
 
-// Reads (strictly) and completes the learner config at `node` ("type": "l2o_dm" or "rnnprop");
+// Reads (strictly) and completes the learner config at `node` ("type": "l2o_dm", "rnnprop" or "l2o_scale");
 // the json is updated with defaults.
 LearnerConfig parse_learner_config(SpecNode node);
 

@@ -35,6 +35,7 @@ MetaStep::MetaStep(LearnerT<float>& learner, OptimizeeT<float>& optimizee, int64
   L2O_CHECK(unroll >= 1, "unroll must be >= 1, got " << unroll);
   theta_.resize(opt_.num_params());
   dphi_.resize(learner_.num_params());
+  learner_.set_tensor_sizes(opt_.tensor_sizes());
   learner_.reset(opt_.num_params(), unroll);
 }
 

@@ -20,6 +20,7 @@ class RandomlyScaled : public OptimizeeT<float> {
   void sample_batch(Rng& rng, Batch& batch) const override { inner_.sample_batch(rng, batch); }
   float loss_and_grad(const float* x, const Batch& batch, float* grad) override;
   CoordRanges learner_frozen() const override { return inner_.learner_frozen(); }
+  std::vector<int64_t> tensor_sizes() const override { return inner_.tensor_sizes(); }
   const std::vector<float>& scale() const { return r_; }
 
  private:

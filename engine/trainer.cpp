@@ -33,6 +33,7 @@ class FixedPhiRule : public UpdateRule {
   FixedPhiRule(LearnerT<float>& l, const std::vector<float>& phi) : l_(l), phi_(phi) {}
   std::string name() const override { return "learner"; }
   void reset(int64_t n) override { l_.reset(n, 0); }
+  void set_tensor_sizes(const std::vector<int64_t>& sizes) override { l_.set_tensor_sizes(sizes); }
   void update(const float* g, float* u) override { l_.step(phi_.data(), g, u, false); }
   bool learned() const override { return true; }
 

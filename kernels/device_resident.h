@@ -1,7 +1,7 @@
 // Device-side entry points of the CUDA backend's learner and optimizees: the same work as their
 // LearnerT / OptimizeeT methods, on device arrays, with no host round trip. The device-resident
-// meta-segment (cuda_segment.cu) drives them. Plain C++ (no CUDA headers); the classes that
-// implement it live in engine/*.cu.
+// meta-segment (engine/cuda_segment.cu) and evaluation rollout (engine/cuda_evaluate.cu) drive
+// them. Plain C++ (no CUDA headers); the CUDA twins in learners/ and optimizees/ implement them.
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -48,6 +48,15 @@ class DeviceLearner : public DeviceResident {
   // Host bookkeeping of a replayed graph: the `steps` step_device calls it contains were not made
   // from the host this time, so the saved-step count is set directly.
   virtual void set_saved_steps(int64_t steps) = 0;
+};
+
+// A hand-designed rule's device path (learners/hand_optimizers_cuda.cu), for the device-resident
+// evaluation rollout (engine/cuda_evaluate.cu).
+class DeviceUpdateRule {
+ public:
+  virtual ~DeviceUpdateRule() = default;
+  // As UpdateRule::update, on device arrays of the n given to reset(); asynchronous on cuda_stream().
+  virtual void update_device(const float* d_g, float* d_u) = 0;
 };
 
 }  // namespace l2o

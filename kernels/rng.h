@@ -95,6 +95,7 @@ enum RngStream : uint64_t {
   kStreamLearnerInit = 4, // meta-parameters phi
   kStreamTrainer = 5,     // epoch seeds, imitation coin flips
   kStreamScale = 6,       // random scaling of the optimizee (training.random_scale)
+  kStreamLearnerState = 7,  // learner state initialisers (L2O-Scale's initial learning rates)
 };
 
 // Derive independent seeds (splitmix64): e.g. the seed of epoch e of run seed s.

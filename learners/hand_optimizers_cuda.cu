@@ -1,9 +1,11 @@
 // The hand-designed optimizers on the CUDA backend: the same rules as hand_optimizers.cpp, their
 // state resident on the device and their arithmetic in the _cuda twins of kernels/optim.h. The
-// UpdateRule interface exchanges host arrays, so g and u cross to the device each step.
+// UpdateRule interface exchanges host arrays, so g and u cross to the device each step; the
+// device-resident evaluation rollout calls update_device on its own device arrays instead.
 #include <vector>
 
 #include "kernels/cuda_context.cuh"
+#include "kernels/device_resident.h"
 #include "kernels/optim.h"
 #include "learners/hand_optimizers.h"
 
@@ -11,7 +13,7 @@ namespace l2o {
 
 namespace {
 
-class CudaHandRule : public UpdateRule {
+class CudaHandRule : public UpdateRule, public DeviceUpdateRule {
  public:
   explicit CudaHandRule(const HandOptimizerConfig& cfg)
       : host_(make_hand_optimizer(cfg)), p_(resolve_hand_optimizer(cfg)) {}
@@ -30,25 +32,29 @@ class CudaHandRule : public UpdateRule {
   void update(const float* g, float* u) override {
     L2O_CHECK(n_ > 0, "reset() first");
     g_.upload(g, n_);
+    update_device(g_.data(), u_.data());
+    u_.download(u, n_);
+  }
+  void update_device(const float* g, float* u) override {
+    L2O_CHECK(n_ > 0, "reset() first");
     const std::string& t = p_.type;
     if (t == "sgd") {
-      sgd_update_cuda(n_, g_.data(), u_.data(), p_.lr);
+      sgd_update_cuda(n_, g, u, p_.lr);
     } else if (t == "momentum" || t == "nag") {
-      momentum_update_cuda(n_, g_.data(), s1_.data(), u_.data(), p_.lr, p_.momentum, t == "nag");
+      momentum_update_cuda(n_, g, s1_.data(), u, p_.lr, p_.momentum, t == "nag");
     } else if (t == "adam") {
-      adam_tf_update_cuda(n_, g_.data(), s1_.data(), s2_.data(), u_.data(), p_.lr, p_.beta1, p_.beta2, p_.eps, ++t_);
+      adam_tf_update_cuda(n_, g, s1_.data(), s2_.data(), u, p_.lr, p_.beta1, p_.beta2, p_.eps, ++t_);
     } else if (t == "adam_torch") {
-      adam_update_cuda(n_, g_.data(), s1_.data(), s2_.data(), u_.data(), p_.lr, p_.beta1, p_.beta2, p_.eps, ++t_);
+      adam_update_cuda(n_, g, s1_.data(), s2_.data(), u, p_.lr, p_.beta1, p_.beta2, p_.eps, ++t_);
     } else if (t == "adagrad") {
-      adagrad_tf_update_cuda(n_, g_.data(), s2_.data(), u_.data(), p_.lr);
+      adagrad_tf_update_cuda(n_, g, s2_.data(), u, p_.lr);
     } else if (t == "adagrad_torch") {
-      adagrad_update_cuda(n_, g_.data(), s2_.data(), u_.data(), p_.lr, p_.eps);
+      adagrad_update_cuda(n_, g, s2_.data(), u, p_.lr, p_.eps);
     } else if (t == "rmsprop") {
-      rmsprop_tf_update_cuda(n_, g_.data(), s2_.data(), u_.data(), p_.lr, p_.alpha, p_.eps);
+      rmsprop_tf_update_cuda(n_, g, s2_.data(), u, p_.lr, p_.alpha, p_.eps);
     } else {
-      rmsprop_update_cuda(n_, g_.data(), s2_.data(), u_.data(), p_.lr, p_.alpha, p_.eps);
+      rmsprop_update_cuda(n_, g, s2_.data(), u, p_.lr, p_.alpha, p_.eps);
     }
-    u_.download(u, n_);
   }
 
  private:

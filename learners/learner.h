@@ -32,6 +32,9 @@ class LearnerT {
   // Floats kept per coordinate and saved step (activations and backward workspace): what a
   // segment of S steps over n coordinates costs, about 4 * n * S times this many bytes.
   virtual int64_t saved_floats_per_coordinate_step() const = 0;
+  // The optimizee's tensors (OptimizeeT::tensor_sizes: sizes in theta order), for learners with
+  // per-tensor state (L2O-Scale); call before reset(). Coordinatewise learners ignore them.
+  virtual void set_tensor_sizes(const std::vector<int64_t>& /*sizes*/) {}
   // Size for n coordinates and segments of up to max_steps saved steps; zero the state.
   virtual void reset(int64_t n, int64_t max_steps) = 0;
   virtual void zero_state() = 0;

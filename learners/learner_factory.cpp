@@ -30,6 +30,10 @@ std::unique_ptr<LearnerT<T>> make_learner(const L2oDmConfig& cfg, Backend backen
 template <typename T>
 std::unique_ptr<LearnerT<T>> make_learner(const LearnerConfig& cfg, Backend backend) {
   if (cfg.type == "l2o_dm") return make_learner<T>(cfg.l2o_dm, backend);
+  if (cfg.type == "l2o_scale") {
+    if (backend == Backend::cuda) throw InputError("backend \"cuda\": L2O-Scale has no CUDA twin yet");
+    return std::make_unique<L2oScale<T>>(cfg.l2o_scale);
+  }
   if (cfg.type != "rnnprop") throw InputError("unknown learner type \"" + cfg.type + "\"");
   if (backend == Backend::cuda) {
     if constexpr (std::is_same_v<T, float>) return make_rnnprop_cuda(cfg.rnnprop);

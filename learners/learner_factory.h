@@ -6,6 +6,7 @@
 
 #include "kernels/backend.h"
 #include "learners/l2o_dm.h"
+#include "learners/l2o_scale.h"
 #include "learners/learner.h"
 #include "learners/rnnprop.h"
 
@@ -13,9 +14,10 @@ namespace l2o {
 
 // Which learner, and its config (only the one named by `type` is used).
 struct LearnerConfig {
-  std::string type = "l2o_dm";  // "l2o_dm" | "rnnprop"
+  std::string type = "l2o_dm";  // "l2o_dm" | "rnnprop" | "l2o_scale"
   L2oDmConfig l2o_dm;
   RnnpropConfig rnnprop;
+  L2oScaleConfig l2o_scale;
 };
 
 // Backend::cuda (float only) builds the CUDA twin (learners/*_cuda.h); throws InputError where it

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace l2o {
 
@@ -12,6 +13,8 @@ class UpdateRule {
   virtual std::string name() const = 0;
   // Start a new optimizee with n parameters: all per-coordinate state back to zero.
   virtual void reset(int64_t n) = 0;
+  // The optimizee's tensor sizes (OptimizeeT::tensor_sizes), before reset(); for learned rules.
+  virtual void set_tensor_sizes(const std::vector<int64_t>& /*sizes*/) {}
   // u = theta_{t+1} - theta_t for gradient g_t (both length n, as given to reset()).
   virtual void update(const float* grad, float* u) = 0;
   // A learned optimizer (it leaves the optimizee's learner_frozen() coordinates alone).

@@ -168,6 +168,18 @@ CoordRanges ConvNet<T>::learner_frozen() const {
   return r;
 }
 
+template <typename T>
+std::vector<int64_t> ConvNet<T>::tensor_sizes() const {
+  std::vector<int64_t> s;
+  for (const auto& b : blocks_) {
+    const int64_t c = b.conv.c_out;
+    s.insert(s.end(), {b.off_b - b.off_w, c, c, c});
+  }
+  s.push_back(off_fc_b_ - off_fc_w_);
+  s.push_back(num_params_ - off_fc_b_);
+  return s;
+}
+
 template class ConvNet<float>;
 template class ConvNet<double>;
 

@@ -59,6 +59,7 @@ class ConvNet : public OptimizeeT<T> {
   void sample_batch(Rng& rng, Batch& batch) const override;
   T loss_and_grad(const T* theta, const Batch& batch, T* grad) override;
   CoordRanges learner_frozen() const override;
+  std::vector<int64_t> tensor_sizes() const override;  // per block w, bias, gamma, beta; then FC W, b
 
   // Read-only views for the CUDA twin (optimizees/convnet_cuda.cu): the dataset, the shapes and offsets.
   const Dataset& data() const { return data_; }

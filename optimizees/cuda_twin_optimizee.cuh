@@ -31,6 +31,7 @@ class CudaTwinOptimizee : public OptimizeeT<float>, public DeviceOptimizee {
   void init(uint64_t seed, float* theta) override { host_->init(seed, theta); }
   void sample_batch(Rng& rng, Batch& batch) const override { host_->sample_batch(rng, batch); }
   CoordRanges learner_frozen() const override { return host_->learner_frozen(); }
+  std::vector<int64_t> tensor_sizes() const override { return host_->tensor_sizes(); }
 
   float loss_and_grad(const float* theta, const Batch& batch, float* grad) override {
     const int64_t B = static_cast<int64_t>(batch.idx.size());

@@ -78,6 +78,16 @@ T Mlp<T>::loss_and_grad(const T* theta, const Batch& batch, T* grad) {
   return loss;
 }
 
+template <typename T>
+std::vector<int64_t> Mlp<T>::tensor_sizes() const {
+  std::vector<int64_t> s;
+  for (size_t l = 0; l + 1 < sizes_.size(); ++l) {
+    s.push_back(sizes_[l] * sizes_[l + 1]);
+    s.push_back(sizes_[l + 1]);
+  }
+  return s;
+}
+
 template class Mlp<float>;
 template class Mlp<double>;
 

@@ -19,6 +19,7 @@ class Mlp : public OptimizeeT<T> {
   void init(uint64_t seed, T* theta) override;
   void sample_batch(Rng& rng, Batch& batch) const override;
   T loss_and_grad(const T* theta, const Batch& batch, T* grad) override;
+  std::vector<int64_t> tensor_sizes() const override;  // W, b per layer
   const Dataset& data() const { return data_; }
   const std::vector<int64_t>& sizes() const { return sizes_; }  // input, hidden..., classes
   Activation activation() const { return act_; }

@@ -56,6 +56,9 @@ class OptimizeeT {
   // Coordinates a learned optimizer leaves at their initial values (ConvNet's batch-norm gamma/beta
   // by default, as in the authors' code: docs/fidelity.md). Hand-designed optimizers update all.
   virtual CoordRanges learner_frozen() const { return {}; }
+  // Sizes of theta's tensors in theta order (they sum to num_params()), as the authors' code lists
+  // the problem's variables: L2O-Scale's per-tensor level runs one RNN per tensor.
+  virtual std::vector<int64_t> tensor_sizes() const { return {num_params()}; }
 };
 
 using Optimizee = OptimizeeT<float>;

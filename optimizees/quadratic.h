@@ -14,6 +14,8 @@ class Quadratic : public OptimizeeT<T> {
   void init(uint64_t seed, T* theta) override;
   void sample_batch(Rng&, Batch& batch) const override { batch.idx.clear(); }  // data-free
   T loss_and_grad(const T* theta, const Batch& batch, T* grad) override;
+  // One tensor, as DM's quadratic has one variable x of shape (count, dims).
+  std::vector<int64_t> tensor_sizes() const override { return {count_ * dims_}; }
 
  private:
   int64_t count_, dims_;

@@ -45,6 +45,15 @@ float TaskBatch::loss_and_grad(const float* theta, const Batch& batch, float* gr
   return sum;
 }
 
+std::vector<int64_t> TaskBatch::tensor_sizes() const {
+  std::vector<int64_t> all;
+  for (const auto& t : tasks_) {
+    const std::vector<int64_t> s = t->tensor_sizes();
+    all.insert(all.end(), s.begin(), s.end());
+  }
+  return all;
+}
+
 CoordRanges TaskBatch::learner_frozen() const {
   CoordRanges all;
   for (int k = 0; k < tasks(); ++k)

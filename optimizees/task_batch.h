@@ -26,6 +26,7 @@ class TaskBatch : public OptimizeeT<float> {
   void sample_batch(Rng& rng, Batch& batch) const override;
   float loss_and_grad(const float* theta, const Batch& batch, float* grad) override;
   CoordRanges learner_frozen() const override;  // each task's, at its offset
+  std::vector<int64_t> tensor_sizes() const override;  // the tasks' lists, concatenated
 
  protected:
   std::vector<std::unique_ptr<OptimizeeT<float>>> tasks_;
