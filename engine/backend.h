@@ -28,6 +28,13 @@ bool meta_segment_device(LearnerT<float>& learner, const float* phi, OptimizeeT<
                          Rng& batches, int64_t steps, float* dphi, double* meta_loss, double* final_loss,
                          bool* finite);
 
+// Whether meta_segment_device would take this pair (both the CUDA backend's). It computes only
+// the summed meta-loss, so meta_segment refuses other objectives there with this message.
+bool segment_on_device(LearnerT<float>& learner, OptimizeeT<float>& opt);
+inline constexpr const char* kMeanLogRatioNotOnDevice =
+    "$.training.meta_loss: \"mean_log_ratio\" is not implemented on the CUDA backend's device-resident segment: "
+    "use \"sum\" or \"backend\": \"cpu\"";
+
 // CUDA graph use by meta_segment_device since the process started (all zero without CUDA or
 // without L2O_CUDA_GRAPH=1): captures made, segments replayed, captures that failed (the segment
 // then ran eagerly).

@@ -160,6 +160,10 @@ void try_capture(GraphEntry& e, const std::function<void()>& enqueue, DeviceLear
 
 CudaGraphStats cuda_graph_stats() { return graph_cache().stats; }
 
+bool segment_on_device(LearnerT<float>& learner, OptimizeeT<float>& opt) {
+  return dynamic_cast<DeviceLearner*>(&learner) && dynamic_cast<DeviceOptimizee*>(&opt);
+}
+
 bool meta_segment_device(LearnerT<float>& learner, const float* phi, OptimizeeT<float>& opt, float* theta,
                          Rng& batches, int64_t steps, float* dphi, double* meta_loss, double* final_loss,
                          bool* finite) {

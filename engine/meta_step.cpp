@@ -1,11 +1,13 @@
 #include "engine/meta_step.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "engine/imitation.h"
 #include "engine/segment.h"
 #include "kernels/common.h"
 #include "kernels/optim.h"
+#include "kernels/optim_math.h"
 
 namespace l2o {
 
@@ -23,6 +25,13 @@ double MetaOptimizer::apply(std::vector<float>& phi, std::vector<float>& g) {
     const float k = static_cast<float>(clip_ / norm);
     for (auto& x : g) x *= k;
   }
+  if (spec_.rmsprop) {
+    if (step_++ == 0) std::fill(v_.begin(), v_.end(), kRmspropTfInitMs);
+    const float lr = static_cast<float>(spec_.lr), decay = static_cast<float>(spec_.decay),
+                mu = static_cast<float>(spec_.momentum), eps = static_cast<float>(spec_.eps);
+    for (size_t i = 0; i < phi.size(); ++i) phi[i] += rmsprop_tf_momentum_coord(g[i], v_[i], m_[i], lr, decay, mu, eps);
+    return norm;
+  }
   ++step_;
   auto apply = spec_.tf_form ? adam_tf_apply_cpu : adam_apply_cpu;
   apply(static_cast<int64_t>(phi.size()), phi.data(), g.data(), m_.data(), v_.data(), static_cast<float>(spec_.lr),
@@ -30,8 +39,9 @@ double MetaOptimizer::apply(std::vector<float>& phi, std::vector<float>& g) {
   return norm;
 }
 
-MetaStep::MetaStep(LearnerT<float>& learner, OptimizeeT<float>& optimizee, int64_t unroll)
+MetaStep::MetaStep(LearnerT<float>& learner, OptimizeeT<float>& optimizee, int64_t unroll, MetaLossKind loss)
     : learner_(learner), opt_(optimizee), unroll_(unroll) {
+  objective_.kind = loss;
   L2O_CHECK(unroll >= 1, "unroll must be >= 1, got " << unroll);
   theta_.resize(opt_.num_params());
   dphi_.resize(learner_.num_params());
@@ -43,6 +53,7 @@ void MetaStep::begin_epoch(uint64_t seed) {
   opt_.init(seed, theta_.data());
   learner_.zero_state();
   batches_ = Rng(seed, kStreamBatch);
+  objective_.f_init = NAN;
 }
 
 MetaStepResult MetaStep::step(std::vector<float>& phi, MetaOptimizer& meta, UpdateRule* teacher, double omega) {
@@ -55,7 +66,8 @@ MetaStepResult MetaStep::step(std::vector<float>& phi, MetaOptimizer& meta, Upda
     r.final_loss = s.final_loss;
   } else {
     const auto s =
-        meta_segment<float>(learner_, phi.data(), opt_, theta_.data(), batches_, unroll_, dl_du_, u_, dphi_.data());
+        meta_segment<float>(learner_, phi.data(), opt_, theta_.data(), batches_, unroll_, dl_du_, u_, dphi_.data(),
+                            &objective_);
     r.finite = s.finite;
     r.loss = s.meta_loss;
     r.final_loss = s.final_loss;

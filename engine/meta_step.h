@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "engine/run_spec.h"
+#include "engine/segment.h"
 #include "kernels/rng.h"
 #include "learners/learner.h"
 #include "learners/update_rule.h"
@@ -13,14 +14,15 @@
 
 namespace l2o {
 
-// Adam on the learner's weights (training.meta_optimizer: TensorFlow's or PyTorch's form), with
-// optional clipping by global norm. The moments and the step count live in the caller's state
-// (TrainState keeps them for resume).
+// Adam on the learner's weights (training.meta_optimizer: TensorFlow's or PyTorch's form) or TF1's
+// RMSProp, with optional clipping by global norm. The two per-weight slots (Adam m, v; RMSProp mom,
+// ms) and the step count live in the caller's state (TrainState keeps them for resume); RMSProp's
+// ms starts at 1 (TF1's slot initialiser), set at the first step.
 class MetaOptimizer {
  public:
   MetaOptimizer(const MetaOptimizerSpec& spec, double clip_grad_norm, std::vector<float>& m, std::vector<float>& v,
                 int64_t& step);
-  // phi -= Adam(g) from a finite g (clipped in place first); returns g's norm before clipping.
+  // phi -= Adam(g) or RMSProp(g) from a finite g (clipped in place first); returns g's norm before clipping.
   double apply(std::vector<float>& phi, std::vector<float>& g);
 
  private:
@@ -32,7 +34,7 @@ class MetaOptimizer {
 
 struct MetaStepResult {
   bool finite = true;     // false: a loss, update or meta-gradient was NaN/Inf; phi was not touched
-  double loss = 0;        // the segment's meta-loss (sum of its losses) or imitation loss
+  double loss = 0;        // the segment's meta-loss (training.meta_loss) or imitation loss
   double final_loss = 0;  // the optimizee loss at the segment's last step
   double grad_norm = 0;   // the meta-gradient's norm before clipping (when finite)
 };
@@ -40,9 +42,10 @@ struct MetaStepResult {
 class MetaStep {
  public:
   // `unroll` optimizee steps per segment; the learner is reset for the optimizee's size.
-  MetaStep(LearnerT<float>& learner, OptimizeeT<float>& optimizee, int64_t unroll);
+  MetaStep(LearnerT<float>& learner, OptimizeeT<float>& optimizee, int64_t unroll,
+           MetaLossKind loss = MetaLossKind::sum);
 
-  // A fresh optimizee instance and minibatch stream from `seed`, and zero learner state.
+  // A fresh optimizee instance and minibatch stream from `seed`, zero learner state, no f_init.
   void begin_epoch(uint64_t seed);
   // One segment from the current theta and learner state (both carried on), then, if everything
   // was finite, meta.apply(phi, dphi). teacher null: the meta-loss; else the imitation loss
@@ -59,6 +62,7 @@ class MetaStep {
   OptimizeeT<float>& opt_;
   int64_t unroll_;
   Rng batches_;
+  MetaObjective objective_;  // f_init lives for an epoch
   std::vector<float> theta_, dphi_, dl_du_, u_, delta_, gbuf_;  // workspaces sized once
 };
 

@@ -64,11 +64,19 @@ std::string spec_digest(const nlohmann::json& resolved) {
 
 static MetaOptimizerSpec parse_meta_optimizer(SpecNode m) {
   MetaOptimizerSpec s;
-  s.tf_form = m.choice("type", "adam", {"adam", "adam_torch"}) == "adam";
+  const std::string type = m.choice("type", "adam", {"adam", "adam_torch", "rmsprop"});
+  s.tf_form = type != "adam_torch";
+  s.rmsprop = type == "rmsprop";
   s.lr = m.number("lr", s.lr, 1e-12, 1.0);
-  s.beta1 = m.number("beta1", s.beta1, 0.0, 0.999999);
-  s.beta2 = m.number("beta2", s.beta2, 0.0, 0.999999999);
-  s.eps = m.number("eps", s.eps, 1e-30, 1.0);
+  if (s.rmsprop) {  // TF1's defaults; Adam's keys are unknown here (and these are for Adam)
+    s.decay = m.number("decay", s.decay, 0.0, 0.999999);
+    s.momentum = m.number("momentum", s.momentum, 0.0, 0.999999);
+    s.eps = m.number("eps", 1e-10, 1e-30, 1.0);
+  } else {
+    s.beta1 = m.number("beta1", s.beta1, 0.0, 0.999999);
+    s.beta2 = m.number("beta2", s.beta2, 0.0, 0.999999999);
+    s.eps = m.number("eps", s.eps, 1e-30, 1.0);
+  }
   m.finish();
   return s;
 }
@@ -116,6 +124,7 @@ RunSpec parse_run_spec(const std::string& text, const std::string& origin, const
     s.unroll = t.integer("unroll", s.unroll, 1, kMaxUnroll);
     s.n_train = t.integer("n_train", s.n_train, 1, kMaxHorizon);
     require_multiple(t, "n_train", s.n_train, s.unroll);
+    s.meta_loss = t.choice("meta_loss", s.meta_loss, {"sum", "mean_log_ratio"});
     s.meta = parse_meta_optimizer(t.child("meta_optimizer"));
     s.clip_grad_norm = t.number("clip_grad_norm", s.clip_grad_norm, 0.0, 1e30);
     s.max_consecutive_failures = t.integer("max_consecutive_failures", s.max_consecutive_failures, 1, 1000000);
@@ -149,6 +158,7 @@ RunSpec parse_run_spec(const std::string& text, const std::string& origin, const
     i.selection = im.choice("selection", i.selection, {"round_robin", "random"});
     i.omega = im.number("omega", i.omega, 0.0, 1e6);
     i.meta = parse_meta_optimizer(im.child("meta_optimizer"));
+    i.share_meta_optimizer = im.boolean("share_meta_optimizer", false);
     im.finish();
   }
   {

@@ -16,6 +16,9 @@ namespace l2o {
 struct MetaOptimizerSpec {
   double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
   bool tf_form = true;  // "adam": TensorFlow's form, as the authors train; "adam_torch": PyTorch's
+  // "rmsprop": TF1's RMSPropOptimizer, as the authors train L2O-Scale (ms from 1, eps inside the root).
+  bool rmsprop = false;
+  double decay = 0.9, momentum = 0.0;
 };
 
 // Imitation learning (REFERENCE.md section 5).
@@ -27,6 +30,7 @@ struct ImitationSpec {
   std::string selection = "round_robin";          // round_robin | random
   double omega = 1.0;
   MetaOptimizerSpec meta;                         // its own Adam state
+  bool share_meta_optimizer = false;              // step training.meta_optimizer and its state instead
   double ratio_for_stage(int64_t stage) const {
     if (ratio_per_stage.empty()) return ratio;
     return ratio_per_stage[std::min<size_t>(static_cast<size_t>(stage), ratio_per_stage.size() - 1)];
@@ -49,6 +53,7 @@ struct RunSpec {
   nlohmann::json learner;      // learner config (validated by make_learner)
   // training
   int64_t epochs = 5000, n_train = 100, unroll = 20;
+  std::string meta_loss = "sum";  // "sum" | "mean_log_ratio" (engine/segment.h MetaObjective)
   MetaOptimizerSpec meta;
   double clip_grad_norm = 0;   // 0 = off
   int64_t max_consecutive_failures = 20;

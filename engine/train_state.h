@@ -11,8 +11,10 @@ namespace l2o {
 
 // Everything needed to continue a run exactly where it stopped (at an epoch boundary).
 struct TrainState {
+  // The meta-optimizer's per-weight slots, named after Adam's m, v (RMSProp keeps mom in adam_m,
+  // ms in adam_v) and its step count adam_step; il_* the imitation loss's own.
   std::vector<float> phi, adam_m, adam_v;
-  std::vector<float> il_m, il_v;       // the imitation loss's own Adam moments
+  std::vector<float> il_m, il_v;       // the imitation loss's own Adam moments (or RMSProp mom, ms)
   std::vector<float> stage_best_phi;   // curriculum: the current stage's best weights
   int64_t epoch = 0, adam_step = 0, il_step = 0, il_epochs = 0, meta_steps = 0, skipped = 0,
           consecutive_failures = 0, metrics_lines = 0;

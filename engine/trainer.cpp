@@ -123,6 +123,8 @@ Trainer::Impl::Impl(const RunSpec& spec, const TrainerOptions& opt)
                      std::to_string(static_cast<int64_t>(bytes / (1 << 20))) + " MiB of activations (limit " +
                      std::to_string(static_cast<int64_t>(kMaxActivationBytes / (1 << 20))) + " MiB): lower the unroll");
   for (const auto& t : spec.imitation.teachers) teachers_.push_back(make_hand_optimizer(t));
+  // Before anything is written (meta_segment refuses it too).
+  if (spec.meta_loss != "sum" && segment_on_device(*learner_, *optimizee_)) throw InputError(kMeanLogRatioNotOnDevice);
 }
 
 void Trainer::Impl::start_or_resume() {
@@ -176,7 +178,9 @@ void Trainer::Impl::start_or_resume() {
     scaled_ = std::make_unique<RandomlyScaled>(*optimizee_, spec_.random_scale);
     trained = scaled_.get();
   }
-  meta_step_ = std::make_unique<MetaStep>(*learner_, *trained, spec_.unroll);
+  meta_step_ = std::make_unique<MetaStep>(
+      *learner_, *trained, spec_.unroll,
+      spec_.meta_loss == "mean_log_ratio" ? MetaLossKind::mean_log_ratio : MetaLossKind::sum);
 }
 
 void Trainer::Impl::save_weights(const std::string& name, std::map<std::string, std::string> extra) {
@@ -211,8 +215,9 @@ void Trainer::Impl::epoch() {
     teacher->reset(optimizee_->num_params());
     ++st_.il_epochs;
   }
-  // Each loss has its own Adam state (REFERENCE.md section 5).
-  MetaOptimizer meta = teacher ? MetaOptimizer(spec_.imitation.meta, spec_.clip_grad_norm, st_.il_m, st_.il_v,
+  // Each loss has its own Adam state (REFERENCE.md section 5), unless imitation shares the main
+  // one (the authors' L2O-Scale: one RMSProp applies both losses' gradients, metaopt.py:255-293).
+  MetaOptimizer meta = teacher && !spec_.imitation.share_meta_optimizer ? MetaOptimizer(spec_.imitation.meta, spec_.clip_grad_norm, st_.il_m, st_.il_v,
                                                st_.il_step)
                                : MetaOptimizer(spec_.meta, spec_.clip_grad_norm, st_.adam_m, st_.adam_v,
                                                st_.adam_step);

@@ -80,4 +80,13 @@ L2O_HD float rmsprop_tf_coord(float g, float& ms, float lr, float decay, float e
   return -g * lr / sqrtf(ms + eps);
 }
 
+// TF's ApplyRMSProp with its momentum slot (the authors' L2O-Scale meta-optimizer): mom =
+// momentum mom + lr g / sqrt(ms + eps), theta -= mom. With momentum 0 this is rmsprop_tf_coord.
+L2O_HD float rmsprop_tf_momentum_coord(float g, float& ms, float& mom, float lr, float decay, float momentum,
+                                       float eps) {
+  ms += (g * g - ms) * (1.0f - decay);
+  mom = momentum * mom + g * lr / sqrtf(ms + eps);
+  return -mom;
+}
+
 }  // namespace l2o

@@ -142,6 +142,70 @@ TEST_CASE("meta-gradient of a full segment matches finite differences (detached 
   require_close(dphi, central_diff(phi, objective), 1e-5, 1e-8);
 }
 
+TEST_CASE("the mean-log-ratio meta-gradient of a segment matches finite differences", "[lstm][meta_loss]") {
+  L2oDmConfig cfg;
+  cfg.hidden = {4, 3};
+  cfg.output_scale = 0.1;
+  L2oDm<double> dm(cfg);
+  Quadratic<double> q(3, 4, 0.5);
+  const int64_t n = q.num_params(), steps = 4;
+  std::vector<double> phi(dm.num_params()), theta0(n);
+  dm.init_params(3, phi.data());
+  q.init(5, theta0.data());
+  Batch none;
+  const double f0 = q.loss_and_grad(theta0.data(), none, nullptr);
+
+  // The epoch's first segment takes f_init = f_0.
+  {
+    std::vector<double> theta = theta0, dl_du, u, dphi(phi.size());
+    MetaObjective first{MetaLossKind::mean_log_ratio};
+    dm.reset(n, steps);
+    Rng batches(5, kStreamBatch);
+    REQUIRE(meta_segment<double>(dm, phi.data(), q, theta.data(), batches, steps, dl_du, u, dphi.data(), &first).finite);
+    REQUIRE(first.f_init == f0);
+  }
+  // A later segment keeps the epoch's f_init (here not its own f_0, so the denominator is tested).
+  MetaObjective later{MetaLossKind::mean_log_ratio, 3.0 * f0};
+  std::vector<double> theta = theta0, dl_du, u, dphi(phi.size());
+  dm.reset(n, steps);
+  Rng batches(5, kStreamBatch);
+  auto res = meta_segment<double>(dm, phi.data(), q, theta.data(), batches, steps, dl_du, u, dphi.data(), &later);
+  REQUIRE(res.finite);
+  REQUIRE(later.f_init == 3.0 * f0);
+
+  // Reference with the learner's inputs g_t frozen: the authors' 21-value mean for T = 20, here
+  // T + 1 values f_0, f_0, f_1 .. f_{T-1} (trainable_optimizer.py:505-607).
+  std::vector<std::vector<double>> frozen;
+  {
+    std::vector<double> th = theta0, g(n), uu(n);
+    dm.reset(n, steps);
+    for (int64_t t = 0; t < steps; ++t) {
+      q.loss_and_grad(th.data(), none, g.data());
+      frozen.push_back(g);
+      dm.step(phi.data(), g.data(), uu.data(), false);
+      for (int64_t i = 0; i < n; ++i) th[i] += uu[i];
+    }
+  }
+  const double c = 3.0 * f0 + 1e-6;
+  auto objective = [&]() {
+    std::vector<double> th = theta0, uu(n), values;
+    dm.reset(n, steps);
+    values.push_back(q.loss_and_grad(th.data(), none, nullptr));  // the unroll's start (T:517)
+    for (int64_t t = 0; t < steps; ++t) {
+      values.push_back(q.loss_and_grad(th.data(), none, nullptr));  // f(theta_t) before step t (T:363)
+      dm.step(phi.data(), frozen[t].data(), uu.data(), false);
+      for (int64_t i = 0; i < n; ++i) th[i] += uu[i];
+    }
+    double s = 0;
+    for (double v : values) s += std::log(v / c + 1e-6);
+    return s / static_cast<double>(values.size());
+  };
+  REQUIRE(res.meta_loss == Approx(objective()).epsilon(1e-12));
+  require_close(dphi, central_diff(phi, objective), 1e-5, 1e-8);
+  // u_{T-1} only reaches f_T, which is not in the objective: its upstream gradient is zero.
+  for (int64_t i = 0; i < n; ++i) REQUIRE(dl_du[(steps - 1) * n + i] == 0.0);
+}
+
 TEST_CASE("the learner's updates and dphi are bit-identical whatever the thread count", "[lstm]") {
 #ifdef _OPENMP
   // 2,600 coordinates: 11 blocks of 256 and a partial one, so thread counts split them differently.
