@@ -1,8 +1,9 @@
 // Fused RNNprop ops: one optimizer step over all coordinates (moments, input projection, both
 // LSTM layers, tanh output, optional theta += u), and the segment backward (per-coordinate BPTT,
-// then the weight gradients as reductions over coordinates x steps). The CPU twins are the
-// reference (and the CPU backend's learner); the CUDA twins (rnnprop_fused.cu) take the same
-// arguments on device pointers. Per-coordinate math: rnnprop_fused_math.h.
+// then the weight gradients as reductions over coordinates x steps). The CPU twins are the oracle
+// of the CUDA twins (rnnprop_fused.cu, same arguments on device pointers) and are themselves
+// tested against the CPU backend's blocked learner (learners/rnnprop.h). Per-coordinate math:
+// rnnprop_fused_math.h.
 #pragma once
 #include <cstdint>
 
