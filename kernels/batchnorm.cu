@@ -4,7 +4,8 @@
 // fixed-order tree combines the block (block_reduce.cuh), and every block of the next pass adds
 // the channel's partials in part order: deterministic, no atomics. Index math is 32-bit (one
 // unsigned divide per element, not a 64-bit one). The per-element math is conv_math.h's, with the
-// mean and 1/std rounded to T exactly as the CPU twin rounds them.
+// mean and 1/std rounded to T exactly as the CPU twin rounds them. A ConvNet task batch runs the
+// same passes over K*c groups (n = 1), each group's gamma/beta at its task's parameter stride.
 #include <cstdint>
 
 #include "kernels/block_reduce.cuh"
@@ -28,6 +29,9 @@ struct BnSplit {
   uint32_t hw, len;  // values per image plane, values per part (the last part may be shorter)
   uint32_t m;        // n * hw
   int c, parts;
+  int group = 0;         // task batches: channel ch's gamma/beta at ch / group * p_stride + ch % group
+  int64_t p_stride = 0;  // (group = c, p_stride = 0: at ch)
+  __device__ size_t param(int ch) const { return static_cast<size_t>(ch / group * p_stride + ch % group); }
 };
 
 BnSplit bn_split(int64_t n, int64_t c, int64_t hw) {
@@ -42,6 +46,7 @@ BnSplit bn_split(int64_t n, int64_t c, int64_t hw) {
   s.hw = static_cast<uint32_t>(hw);
   s.m = static_cast<uint32_t>(m);
   s.c = static_cast<int>(c);
+  s.group = s.c;
   s.parts = static_cast<int>(parts);
   s.len = static_cast<uint32_t>((m + parts - 1) / parts);
   return s;
@@ -98,7 +103,7 @@ __global__ void bn_apply_kernel(BnSplit s, const T* x, const T* gamma, const T* 
   const T is = static_cast<T>(1.0 / sqrt(var + eps));
   const T mu = static_cast<T>(mean);
   if (b.part == 0 && threadIdx.x == 0) inv_std[b.ch] = is;
-  const T g = gamma[b.ch], be = beta[b.ch];
+  const T g = gamma[s.param(b.ch)], be = beta[s.param(b.ch)];
   for (uint32_t e = b.begin + threadIdx.x; e < b.end; e += kThreads) {
     const size_t a = b.at(s, e);
     const T v = x[a];
@@ -130,23 +135,19 @@ __global__ void bn_grad_apply_kernel(BnSplit s, const T* dy, const T* xhat, cons
   const BnBlock b(s);
   const double sdy = channel_total(s, 0, b.ch), sdyx = channel_total(s, 1, b.ch);
   if (b.part == 0 && threadIdx.x == 0) {
-    dgamma[b.ch] = static_cast<T>(sdyx);
-    dbeta[b.ch] = static_cast<T>(sdy);
+    dgamma[s.param(b.ch)] = static_cast<T>(sdyx);
+    dbeta[s.param(b.ch)] = static_cast<T>(sdy);
   }
   const T mdy = static_cast<T>(sdy / static_cast<double>(s.m)), mdyx = static_cast<T>(sdyx / static_cast<double>(s.m));
-  const T g = gamma[b.ch], is = inv_std[b.ch];
+  const T g = gamma[s.param(b.ch)], is = inv_std[b.ch];
   for (uint32_t e = b.begin + threadIdx.x; e < b.end; e += kThreads) {
     const size_t a = b.at(s, e);
     dx[a] = bn_bwd(dy[a], xhat[a], g, is, mdy, mdyx);
   }
 }
 
-}  // namespace
-
 template <typename T>
-void batchnorm_forward_cuda(int64_t n, int64_t c, int64_t hw, const T* x, const T* gamma, const T* beta, T eps,
-                            T* y, T* xhat, T* inv_std) {
-  const BnSplit s = bn_split(n, c, hw);
+void bn_forward(const BnSplit& s, const T* x, const T* gamma, const T* beta, T eps, T* y, T* xhat, T* inv_std) {
   const unsigned blocks = static_cast<unsigned>(s.c * s.parts);
   bn_stats_kernel<T, false><<<blocks, kThreads, 0, cuda_stream()>>>(s, x);
   CUDA_CHECK_LAUNCH();
@@ -158,9 +159,8 @@ void batchnorm_forward_cuda(int64_t n, int64_t c, int64_t hw, const T* x, const 
 }
 
 template <typename T>
-void batchnorm_backward_cuda(int64_t n, int64_t c, int64_t hw, const T* dy, const T* xhat, const T* gamma,
-                             const T* inv_std, T* dx, T* dgamma, T* dbeta) {
-  const BnSplit s = bn_split(n, c, hw);
+void bn_backward(const BnSplit& s, const T* dy, const T* xhat, const T* gamma, const T* inv_std, T* dx, T* dgamma,
+                 T* dbeta) {
   const unsigned blocks = static_cast<unsigned>(s.c * s.parts);
   bn_grad_stats_kernel<<<blocks, kThreads, 0, cuda_stream()>>>(s, dy, xhat);
   CUDA_CHECK_LAUNCH();
@@ -168,11 +168,49 @@ void batchnorm_backward_cuda(int64_t n, int64_t c, int64_t hw, const T* dy, cons
   CUDA_CHECK_LAUNCH();
 }
 
+// K tasks: one (n = 1) batch norm over the K * c groups of (tasks, c, len), gamma/beta per task.
+BnSplit bn_split_tasks(int64_t tasks, int64_t c, int64_t len, int64_t p_stride) {
+  BnSplit s = bn_split(1, tasks * c, len);
+  s.group = static_cast<int>(c);
+  s.p_stride = p_stride;
+  return s;
+}
+
+}  // namespace
+
+template <typename T>
+void batchnorm_forward_cuda(int64_t n, int64_t c, int64_t hw, const T* x, const T* gamma, const T* beta, T eps,
+                            T* y, T* xhat, T* inv_std) {
+  bn_forward(bn_split(n, c, hw), x, gamma, beta, eps, y, xhat, inv_std);
+}
+
+template <typename T>
+void batchnorm_backward_cuda(int64_t n, int64_t c, int64_t hw, const T* dy, const T* xhat, const T* gamma,
+                             const T* inv_std, T* dx, T* dgamma, T* dbeta) {
+  bn_backward(bn_split(n, c, hw), dy, xhat, gamma, inv_std, dx, dgamma, dbeta);
+}
+
+template <typename T>
+void batchnorm_forward_tasks_cuda(int64_t tasks, int64_t c, int64_t len, const T* x, const T* gamma, const T* beta,
+                                  int64_t p_stride, T eps, T* y, T* xhat, T* inv_std) {
+  bn_forward(bn_split_tasks(tasks, c, len, p_stride), x, gamma, beta, eps, y, xhat, inv_std);
+}
+
+template <typename T>
+void batchnorm_backward_tasks_cuda(int64_t tasks, int64_t c, int64_t len, const T* dy, const T* xhat, const T* gamma,
+                                   const T* inv_std, int64_t p_stride, T* dx, T* dgamma, T* dbeta) {
+  bn_backward(bn_split_tasks(tasks, c, len, p_stride), dy, xhat, gamma, inv_std, dx, dgamma, dbeta);
+}
+
 #define L2O_INSTANTIATE_BN_CUDA(T)                                                                             \
   template void batchnorm_forward_cuda<T>(int64_t, int64_t, int64_t, const T*, const T*, const T*, T, T*, T*,  \
                                           T*);                                                                 \
   template void batchnorm_backward_cuda<T>(int64_t, int64_t, int64_t, const T*, const T*, const T*, const T*,  \
-                                           T*, T*, T*);
+                                           T*, T*, T*);                                                        \
+  template void batchnorm_forward_tasks_cuda<T>(int64_t, int64_t, int64_t, const T*, const T*, const T*, int64_t, \
+                                                T, T*, T*, T*);                                                   \
+  template void batchnorm_backward_tasks_cuda<T>(int64_t, int64_t, int64_t, const T*, const T*, const T*,         \
+                                                 const T*, int64_t, T*, T*, T*);
 L2O_INSTANTIATE_BN_CUDA(float)
 L2O_INSTANTIATE_BN_CUDA(double)
 #undef L2O_INSTANTIATE_BN_CUDA

@@ -4,6 +4,8 @@
 // ConvNet loss and gradient at batch 128). The weight gradient is computed per image, then summed
 // over the images in image order by one kernel (the CPU's order; fixed, no atomics). col2im gathers
 // (one thread per input pixel, contributions in (ki, kj) order, as the CPU adds them).
+// The *_tasks variants (ConvNet task batches) batch the GEMMs over tasks instead of images, with
+// per-task weights, on the task layout of conv.h.
 #include <climits>
 
 #include "kernels/block_reduce.cuh"
@@ -88,22 +90,26 @@ __global__ void col2im_kernel(int64_t n, int64_t c_in, int64_t h, int64_t w, int
   dx[e] = sum;
 }
 
-// y (n, c, hw) += b[c].
+// y (n, c, hw) += b[c]; with p_stride, y (tasks, c, hw) += b[task * p_stride + c].
 template <typename T>
-__global__ void bias_add_kernel(int64_t count, int64_t c, int64_t hw, const T* b, T* y) {
+__global__ void bias_add_kernel(int64_t count, int64_t c, int64_t hw, const T* b, int64_t p_stride, T* y) {
   const int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (e < count) y[e] += b[(e / hw) % c];
+  if (e >= count) return;
+  const int64_t g = e / hw;
+  y[e] += b[g / c * p_stride + g % c];
 }
 
 // out[ch] = sum over the channel's n*hw values of x (n, c, hw), in double; one block per channel.
+// Channel ch's sum goes to out[ch / group * o_stride + ch % group] (tasks: group = c_out).
 template <typename T>
-__global__ void channel_sum_kernel(int64_t n, int64_t c, int64_t hw, const T* x, T* out) {
+__global__ void channel_sum_kernel(int64_t n, int64_t c, int64_t hw, int64_t group, int64_t o_stride, const T* x,
+                                   T* out) {
   __shared__ double sh[kReduceThreads];
   const int64_t ch = blockIdx.x, m = n * hw;
   double s = 0;
   for (int64_t e = threadIdx.x; e < m; e += kReduceThreads) s += x[channel_at(e, c, hw, ch)];
   const double total = block_sum<kReduceThreads>(s, sh);
-  if (threadIdx.x == 0) out[ch] = static_cast<T>(total);
+  if (threadIdx.x == 0) out[ch / group * o_stride + ch % group] = static_cast<T>(total);
 }
 
 template <typename T>
@@ -146,6 +152,58 @@ __global__ void maxpool_backward_kernel(int64_t nc, int64_t h, int64_t w, int64_
   dx[e] = v;
 }
 
+// Task layout (see conv.h): x's image i of task t, channel ci at t * ts + i * is + ci * cs.
+struct TaskStrides {
+  int64_t ts, is, cs;
+};
+TaskStrides task_strides(const ConvShape& s, bool nchw) {
+  const int64_t plane = s.h * s.w;
+  return {s.n * s.c_in * plane, nchw ? s.c_in * plane : plane, nchw ? plane : s.n * plane};
+}
+
+// col (tasks, rows, n * cols): task t's row r = (ci*k + ki)*k + kj, column i * cols + oh*w_out + ow.
+template <typename T>
+__global__ void im2col_tasks_kernel(int64_t count, int64_t n, int64_t rows, int64_t cols, int64_t k, int64_t stride,
+                                    int64_t w, int64_t w_out, TaskStrides st, const T* x, T* col) {
+  const int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (e >= count) return;
+  const int64_t q = e % cols, i = (e / cols) % n, r = (e / (cols * n)) % rows, t = e / (cols * n * rows);
+  const int64_t kj = r % k, ki = (r / k) % k, ci = r / (k * k);
+  const int64_t oh = q / w_out, ow = q - oh * w_out;
+  col[e] = x[t * st.ts + i * st.is + ci * st.cs + (oh * stride + ki) * w + ow * stride + kj];
+}
+
+// dx (tasks, c_in, n, h, w) from dcol (tasks, rows, n * cols): as col2im_kernel, (ki, kj) order.
+template <typename T>
+__global__ void col2im_tasks_kernel(int64_t count, int64_t n, int64_t c_in, int64_t h, int64_t w, int64_t k,
+                                    int64_t stride, int64_t h_out, int64_t w_out, const T* dcol, T* dx) {
+  const int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (e >= count) return;
+  const int64_t cols = h_out * w_out, xx = e % w, y = (e / w) % h, i = (e / (w * h)) % n;
+  const int64_t ci = (e / (w * h * n)) % c_in, t = e / (w * h * n * c_in);
+  dcol += (t * c_in * k * k * n + i) * cols;  // task t's block, image i's columns
+  T sum = T(0);
+  for (int64_t ki = 0; ki < k; ++ki) {
+    const int64_t ry = y - ki;
+    if (ry < 0 || ry % stride != 0 || ry / stride >= h_out) continue;
+    for (int64_t kj = 0; kj < k; ++kj) {
+      const int64_t rx = xx - kj;
+      if (rx < 0 || rx % stride != 0 || rx / stride >= w_out) continue;
+      sum += dcol[((ci * k + ki) * k + kj) * n * cols + (ry / stride) * w_out + rx / stride];
+    }
+  }
+  dx[e] = sum;
+}
+
+// y (outer, b, a, inner) = x (outer, a, b, inner); one thread per output.
+template <typename T>
+__global__ void swap_axes_kernel(int64_t count, int64_t a, int64_t b, int64_t inner, const T* x, T* y) {
+  const int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (e >= count) return;
+  const int64_t q = e % inner, ia = (e / inner) % a, ib = (e / (inner * a)) % b, o = e / (inner * a * b);
+  y[e] = x[((o * a + ia) * b + ib) * inner + q];
+}
+
 void check_shape(const ConvShape& s) {
   L2O_CHECK(s.n > 0 && s.c_in > 0 && s.c_out > 0 && s.k > 0 && s.stride > 0, "bad conv shape");
   L2O_CHECK(s.h >= s.k && s.w >= s.k, "conv kernel " << s.k << " larger than input " << s.h << "x" << s.w);
@@ -171,7 +229,7 @@ void conv2d_forward_cuda(const ConvShape& s, const T* x, const T* w, const T* b,
   gemm_rm_batched<T>(false, false, s.c_out, cols, rows, T(1), w, 0, col, s.col_size(), T(0), y, s.c_out * cols, s.n);
   if (b) {
     bias_add_kernel<<<grid_for(s.out_size(), kThreads), kThreads, 0, cuda_stream()>>>(s.out_size(), s.c_out, cols, b,
-                                                                                       y);
+                                                                                       0, y);
     CUDA_CHECK_LAUNCH();
   }
 }
@@ -194,10 +252,65 @@ void conv2d_backward_cuda(const ConvShape& s, const T* x, const T* w, const T* d
     CUDA_CHECK_LAUNCH();
   }
   if (db) {
-    channel_sum_kernel<<<static_cast<unsigned>(s.c_out), kReduceThreads, 0, cuda_stream()>>>(s.n, s.c_out, cols, dy,
-                                                                                             db);
+    channel_sum_kernel<<<static_cast<unsigned>(s.c_out), kReduceThreads, 0, cuda_stream()>>>(s.n, s.c_out, cols,
+                                                                                             s.c_out, 0, dy, db);
     CUDA_CHECK_LAUNCH();
   }
+}
+
+template <typename T>
+void conv2d_forward_tasks_cuda(const ConvShape& s, int64_t tasks, int64_t p_stride, bool x_nchw, const T* x,
+                               const T* w, const T* b, T* y, T* col) {
+  check_shape(s);
+  const int64_t rows = s.col_rows(), len = s.n * s.col_cols(), count = tasks * rows * len;
+  im2col_tasks_kernel<<<grid_for(count, kThreads), kThreads, 0, cuda_stream()>>>(
+      count, s.n, rows, s.col_cols(), s.k, s.stride, s.w, s.w_out(), task_strides(s, x_nchw), x, col);
+  CUDA_CHECK_LAUNCH();
+  // y_t (c_out, n * cols) = w_t (c_out, rows) col_t (rows, n * cols), all tasks in one call.
+  gemm_rm_batched<T>(false, false, s.c_out, len, rows, T(1), w, p_stride, col, rows * len, T(0), y, s.c_out * len,
+                     tasks);
+  if (b) {
+    const int64_t out = tasks * s.c_out * len;
+    bias_add_kernel<<<grid_for(out, kThreads), kThreads, 0, cuda_stream()>>>(out, s.c_out, len, b, p_stride, y);
+    CUDA_CHECK_LAUNCH();
+  }
+}
+
+template <typename T>
+void conv2d_backward_tasks_cuda(const ConvShape& s, int64_t tasks, int64_t p_stride, bool x_nchw, const T* x,
+                                const T* w, const T* dy, T* dx, T* dw, T* db, T* col, T* dcol) {
+  check_shape(s);
+  const int64_t rows = s.col_rows(), len = s.n * s.col_cols(), count = tasks * rows * len;
+  im2col_tasks_kernel<<<grid_for(count, kThreads), kThreads, 0, cuda_stream()>>>(
+      count, s.n, rows, s.col_cols(), s.k, s.stride, s.w, s.w_out(), task_strides(s, x_nchw), x, col);
+  CUDA_CHECK_LAUNCH();
+  // dw_t (c_out, rows) = dy_t (c_out, n * cols) col_t^T, written at the task's stride.
+  gemm_rm_batched<T>(false, true, s.c_out, rows, len, T(1), dy, s.c_out * len, col, rows * len, T(0), dw, p_stride,
+                     tasks);
+  if (dx) {
+    // dcol_t (rows, n * cols) = w_t^T (rows, c_out) dy_t (c_out, n * cols), then onto the images.
+    gemm_rm_batched<T>(true, false, rows, len, s.c_out, T(1), w, p_stride, dy, s.c_out * len, T(0), dcol, rows * len,
+                       tasks);
+    const int64_t in = tasks * s.in_size();
+    col2im_tasks_kernel<<<grid_for(in, kThreads), kThreads, 0, cuda_stream()>>>(in, s.n, s.c_in, s.h, s.w, s.k,
+                                                                              s.stride, s.h_out(), s.w_out(), dcol,
+                                                                              dx);
+    CUDA_CHECK_LAUNCH();
+  }
+  if (db) {
+    L2O_CHECK(tasks * s.c_out <= INT_MAX, "too many (task, channel) groups");
+    channel_sum_kernel<<<static_cast<unsigned>(tasks * s.c_out), kReduceThreads, 0, cuda_stream()>>>(
+        1, tasks * s.c_out, len, s.c_out, p_stride, dy, db);
+    CUDA_CHECK_LAUNCH();
+  }
+}
+
+template <typename T>
+void swap_axes_cuda(int64_t outer, int64_t a, int64_t b, int64_t inner, const T* x, T* y) {
+  const int64_t count = outer * a * b * inner;
+  if (count == 0) return;
+  swap_axes_kernel<<<grid_for(count, kThreads), kThreads, 0, cuda_stream()>>>(count, a, b, inner, x, y);
+  CUDA_CHECK_LAUNCH();
 }
 
 template <typename T>
@@ -237,6 +350,11 @@ void maxpool2x2_backward_cuda(int64_t nc, int64_t h, int64_t w, const T* dy, con
 #define L2O_INSTANTIATE_CONV_CUDA(T)                                                                           \
   template void conv2d_forward_cuda<T>(const ConvShape&, const T*, const T*, const T*, T*, T*);                \
   template void conv2d_backward_cuda<T>(const ConvShape&, const T*, const T*, const T*, T*, T*, T*, T*, T*);   \
+  template void conv2d_forward_tasks_cuda<T>(const ConvShape&, int64_t, int64_t, bool, const T*, const T*,      \
+                                             const T*, T*, T*);                                                \
+  template void conv2d_backward_tasks_cuda<T>(const ConvShape&, int64_t, int64_t, bool, const T*, const T*,     \
+                                              const T*, T*, T*, T*, T*, T*);                                   \
+  template void swap_axes_cuda<T>(int64_t, int64_t, int64_t, int64_t, const T*, T*);                           \
   template void relu_forward_cuda<T>(int64_t, const T*, T*);                                                   \
   template void relu_backward_cuda<T>(int64_t, const T*, const T*, T*);                                        \
   template void maxpool2x2_forward_cuda<T>(int64_t, int64_t, int64_t, const T*, T*, int32_t*);                 \

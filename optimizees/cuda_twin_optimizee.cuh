@@ -80,5 +80,7 @@ class CudaTwinOptimizee : public OptimizeeT<float>, public DeviceOptimizee {
 // gradient at k n, its examples the k-th of K equal parts of the batch; one launch per op for all
 // tasks. Null when the tasks are not such MLPs (the task batch then runs them one by one).
 std::unique_ptr<DeviceOptimizee> make_mlp_tasks_cuda(const std::vector<OptimizeeT<float>*>& tasks);
+// The same for K conv nets (CudaConvNet) of one architecture on one dataset (convnet_cuda.cu).
+std::unique_ptr<DeviceOptimizee> make_convnet_tasks_cuda(const std::vector<OptimizeeT<float>*>& tasks);
 
 }  // namespace l2o

@@ -1,7 +1,9 @@
-// A task batch on the CUDA backend. K MLP tasks of one shape run as one batched computation
-// (make_mlp_tasks_cuda: strided-batched GEMMs, one launch per op). Other tasks (conv nets) run one
-// after another on the one stream (host threads would race on it). Inside the device-resident
-// segment each task's loss and gradient are computed on the device, the K task losses summed there.
+// A task batch on the CUDA backend. K MLP tasks of one shape, or K conv nets of one architecture,
+// on one dataset run as one batched computation (make_mlp_tasks_cuda, make_convnet_tasks_cuda:
+// strided-batched GEMMs over the tasks, one launch per op). Other batches (mixed or K = 1) run the
+// tasks one after another on the one stream (host threads would race on it). Inside the
+// device-resident segment the loss and gradient are computed on the device, the K task losses
+// summed there in task order. The frozen coordinates (learner_frozen) are TaskBatch's, per task.
 #include "optimizees/cuda_optimizees.h"
 #include "optimizees/cuda_twin_optimizee.cuh"
 #include "kernels/device_resident.h"
@@ -24,6 +26,7 @@ class CudaTaskBatch : public TaskBatch, public DeviceOptimizee {
     std::vector<OptimizeeT<float>*> raw;
     for (auto& t : tasks_) raw.push_back(t.get());
     batched_ = make_mlp_tasks_cuda(raw);
+    if (!batched_) batched_ = make_convnet_tasks_cuda(raw);
     losses_dev_.resize(TaskBatch::tasks());
     sum_cuda(TaskBatch::tasks(), losses_dev_.data(), nullptr, nullptr, &cub_bytes_);
     cub_ws_.resize(std::max<int64_t>(1, static_cast<int64_t>(cub_bytes_)));
