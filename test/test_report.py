@@ -77,6 +77,17 @@ class Report(unittest.TestCase):
         self.assertIn(f"| L2O-DM | `{run}` | 3 | 29 | 600 | 1.50 h | 4.25 (2, stage 1) | 1 | "
                       "stopped: no improvement in stage 1 |", md)
         self.assertTrue(os.path.isfile(os.path.join(out, "mlp_orig.png")))
+        # A run that reached its spec's epoch budget has no stop record: "finished".
+        done = os.path.join(self.d, "done")
+        os.makedirs(done)
+        with open(os.path.join(done, "spec.json"), "w") as f:
+            json.dump({"training": {"epochs": 2}}, f)
+        with open(os.path.join(done, "metrics.jsonl"), "w") as f:
+            for e in range(2):
+                f.write(json.dumps({"kind": "epoch", "epoch": e, "n_train": 100, "segments": 5, "seconds": 1.0}) + "\n")
+        r = self.run_report("--eval", ev, "--out", out, "--run", f"plain={done}")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("| finished (2 epochs) |", open(os.path.join(out, "report.md")).read())
 
     def test_bad_run_arguments_name_the_problem(self):
         ev = os.path.join(self.d, "eval")
