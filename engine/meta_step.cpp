@@ -49,9 +49,9 @@ MetaStep::MetaStep(LearnerT<float>& learner, OptimizeeT<float>& optimizee, int64
   learner_.reset(opt_.num_params(), unroll);
 }
 
-void MetaStep::begin_epoch(uint64_t seed) {
+void MetaStep::begin_epoch(uint64_t seed, bool keep_learner_state) {
   opt_.init(seed, theta_.data());
-  learner_.zero_state();
+  if (!keep_learner_state) learner_.zero_state();
   batches_ = Rng(seed, kStreamBatch);
   objective_.f_init = NAN;
 }

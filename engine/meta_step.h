@@ -45,8 +45,9 @@ class MetaStep {
   MetaStep(LearnerT<float>& learner, OptimizeeT<float>& optimizee, int64_t unroll,
            MetaLossKind loss = MetaLossKind::sum);
 
-  // A fresh optimizee instance and minibatch stream from `seed`, zero learner state, no f_init.
-  void begin_epoch(uint64_t seed);
+  // A fresh optimizee instance and minibatch stream from `seed`, no f_init; the learner's state is
+  // zeroed unless `keep_learner_state` (training.carry_learner_state).
+  void begin_epoch(uint64_t seed, bool keep_learner_state = false);
   // One segment from the current theta and learner state (both carried on), then, if everything
   // was finite, meta.apply(phi, dphi). teacher null: the meta-loss; else the imitation loss
   // (omega/(2n) per step) of imitating `teacher`, which the caller resets at each epoch.

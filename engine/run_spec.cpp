@@ -129,6 +129,7 @@ RunSpec parse_run_spec(const std::string& text, const std::string& origin, const
     s.clip_grad_norm = t.number("clip_grad_norm", s.clip_grad_norm, 0.0, 1e30);
     s.max_consecutive_failures = t.integer("max_consecutive_failures", s.max_consecutive_failures, 1, 1000000);
     s.random_scale = t.number("random_scale", s.random_scale, 0.0, 20.0);
+    s.carry_learner_state = t.boolean("carry_learner_state", false);
     t.finish();
   }
   {

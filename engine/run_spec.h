@@ -58,6 +58,9 @@ struct RunSpec {
   double clip_grad_norm = 0;   // 0 = off
   int64_t max_consecutive_failures = 20;
   double random_scale = 0;     // the authors' rd_scale_bound when > 0 (engine/random_scale.h); 0 = off
+  // Keep the learner's recurrent state from one epoch to the next while the optimizee is
+  // re-initialised (the authors' L2O-Scale, metaopt.py:58, 489-492); false: zero it every epoch.
+  bool carry_learner_state = false;
   ImitationSpec imitation;
   CurriculumSpec curriculum;
   // validation

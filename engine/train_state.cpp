@@ -25,6 +25,8 @@ void save_state(const std::string& path, const TrainState& s) {
   f.tensors = {{"phi", {n}, s.phi},   {"adam_m", {n}, s.adam_m}, {"adam_v", {n}, s.adam_v},
                {"il_m", {n}, s.il_m}, {"il_v", {n}, s.il_v}};
   if (!s.stage_best_phi.empty()) f.tensors.push_back({"stage_best_phi", {n}, s.stage_best_phi});
+  if (!s.learner_state.empty())
+    f.tensors.push_back({"learner_state", {static_cast<int64_t>(s.learner_state.size())}, s.learner_state});
   f.metadata = {{"format", "l2o-engine training state"},
                 {"epoch", std::to_string(s.epoch)},
                 {"adam_step", std::to_string(s.adam_step)},
@@ -101,8 +103,10 @@ TrainState load_state(const std::string& path, int64_t n, const std::string& spe
   for (const auto* t : {&s.adam_v, &s.il_v})
     for (float x : *t)
       if (x < 0) throw InputError(path + ": training state holds a negative Adam second moment");
-  for (const auto& t : f.tensors)
+  for (const auto& t : f.tensors) {
     if (t.name == "stage_best_phi") s.stage_best_phi = vec("stage_best_phi");
+    if (t.name == "learner_state") s.learner_state = t.data;  // the learner checks it (set_carried_state)
+  }
   constexpr int64_t kMax = INT64_MAX / 2;
   s.epoch = strict_int(path, "epoch", meta("epoch"), 0, kMax);
   s.adam_step = strict_int(path, "adam_step", meta("adam_step"), 0, kMax);

@@ -16,6 +16,7 @@ struct TrainState {
   std::vector<float> phi, adam_m, adam_v;
   std::vector<float> il_m, il_v;       // the imitation loss's own Adam moments (or RMSProp mom, ms)
   std::vector<float> stage_best_phi;   // curriculum: the current stage's best weights
+  std::vector<float> learner_state;    // training.carry_learner_state: LearnerT::carried_state()
   int64_t epoch = 0, adam_step = 0, il_step = 0, il_epochs = 0, meta_steps = 0, skipped = 0,
           consecutive_failures = 0, metrics_lines = 0;
   int64_t validations = 0;             // validations run so far (each draws its own instances)

@@ -125,6 +125,9 @@ Trainer::Impl::Impl(const RunSpec& spec, const TrainerOptions& opt)
   for (const auto& t : spec.imitation.teachers) teachers_.push_back(make_hand_optimizer(t));
   // Before anything is written (meta_segment refuses it too).
   if (spec.meta_loss != "sum" && segment_on_device(*learner_, *optimizee_)) throw InputError(kMeanLogRatioNotOnDevice);
+  if (spec.carry_learner_state && !learner_->can_carry_state())
+    throw InputError("$.training.carry_learner_state: the " + learner_->type() + " learner on backend " +
+                     backend_name(opt.backend) + " cannot carry its state across epochs (l2o_scale on the CPU can)");
 }
 
 void Trainer::Impl::start_or_resume() {
@@ -171,6 +174,8 @@ void Trainer::Impl::start_or_resume() {
     if (cur_ && cur_->stage_improved() && st_.stage_best_phi.empty())
       throw bad("the curriculum stage improved but stage_best_phi is missing");
     if (!cur_ && !st_.curriculum.is_null()) throw bad("curriculum state in a run without a curriculum");
+    if (!spec_.carry_learner_state && !st_.learner_state.empty())
+      throw bad("a carried learner state in a run without training.carry_learner_state");
     truncate_metrics(metrics_, st_.metrics_lines);
   }
   OptimizeeT<float>* trained = optimizee_.get();
@@ -181,6 +186,7 @@ void Trainer::Impl::start_or_resume() {
   meta_step_ = std::make_unique<MetaStep>(
       *learner_, *trained, spec_.unroll,
       spec_.meta_loss == "mean_log_ratio" ? MetaLossKind::mean_log_ratio : MetaLossKind::sum);
+  if (spec_.carry_learner_state) learner_->set_carried_state(st_.learner_state, state_path_);  // empty: fresh
 }
 
 void Trainer::Impl::save_weights(const std::string& name, std::map<std::string, std::string> extra) {
@@ -192,6 +198,7 @@ void Trainer::Impl::save_weights(const std::string& name, std::map<std::string, 
 
 void Trainer::Impl::checkpoint() {
   if (cur_) st_.curriculum = cur_->to_json();
+  if (spec_.carry_learner_state) st_.learner_state = learner_->carried_state();
   save_weights("latest.safetensors", {});
   save_state(state_path_, st_);  // last: a state never points past the weights written
 }
@@ -200,7 +207,7 @@ void Trainer::Impl::epoch() {
   const auto t_epoch = Clock::now();
   const int64_t n_train = cur_ ? cur_->n_train() : spec_.n_train;
   const int64_t segments = n_train / spec_.unroll;
-  meta_step_->begin_epoch(mix_seed(spec_.seed, static_cast<uint64_t>(st_.epoch)));
+  meta_step_->begin_epoch(mix_seed(spec_.seed, static_cast<uint64_t>(st_.epoch)), spec_.carry_learner_state);
   // Imitation or meta-loss for this epoch: a coin from the epoch's own stream (resumable).
   Rng coin(mix_seed(spec_.seed ^ kImitationSalt, static_cast<uint64_t>(st_.epoch)), kStreamTrainer);
   const double ratio = !spec_.imitation.enabled ? 0.0
@@ -227,7 +234,8 @@ void Trainer::Impl::epoch() {
     const auto t0 = Clock::now();
     const MetaStepResult r = meta_step_->step(st_.phi, meta, teacher, spec_.imitation.omega);
     final_loss = r.final_loss;
-    if (!r.finite) {  // no meta-step; the next epoch starts fresh
+    if (!r.finite) {  // no meta-step; the next epoch starts fresh, the learner's state too
+      learner_->zero_state();
       ++st_.skipped;
       ++skipped_now;
       if (++st_.consecutive_failures >= spec_.max_consecutive_failures) {

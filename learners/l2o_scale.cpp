@@ -280,6 +280,36 @@ void L2oScale<T>::zero_state() {
 }
 
 template <typename T>
+std::vector<T> L2oScale<T>::carried_state() const {
+  std::vector<T> s;
+  if (fresh_) return s;
+  for (const auto* v : {&h0_, &acc_, &ms_, &scl_, &inp_, &lr_, &h1_, &h2_}) s.insert(s.end(), v->begin(), v->end());
+  return s;
+}
+
+template <typename T>
+void L2oScale<T>::set_carried_state(const std::vector<T>& state, const std::string& origin) {
+  L2O_CHECK(n_ > 0, "reset() first");
+  zero_state();
+  if (state.empty()) return;
+  std::vector<T>* parts[] = {&h0_, &acc_, &ms_, &scl_, &inp_, &lr_, &h1_, &h2_};
+  size_t want = 0;
+  for (const auto* v : parts) want += v->size();
+  if (state.size() != want)
+    throw InputError(origin + ": the L2O-Scale state has " + std::to_string(state.size()) + " values, " +
+                     std::to_string(want) + " expected for " + std::to_string(n_) + " parameters in " +
+                     std::to_string(sizes_.size()) + " tensors");
+  for (T x : state)
+    if (!std::isfinite(x)) throw InputError(origin + ": the L2O-Scale state holds NaN or Inf");
+  size_t at = 0;
+  for (auto* v : parts) {
+    std::copy(state.begin() + at, state.begin() + at + v->size(), v->begin());
+    at += v->size();
+  }
+  fresh_ = false;
+}
+
+template <typename T>
 void L2oScale<T>::init_state(const T* phi) {
   // hierarchical_rnn.py:303-350: h from the init vectors, decays, momenta and ms zero, log lr random.
   for (int64_t i = 0; i < n_; ++i) std::copy(P(phi, kInit0), P(phi, kInit0) + H0_, &h0_[i * H0_]);

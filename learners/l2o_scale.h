@@ -58,6 +58,10 @@ class L2oScale : public LearnerT<T> {
   void step(const T* phi, const T* g, T* u, bool save) override;
   int64_t saved_steps() const override { return saved_; }
   void backward(const T* phi, const T* dl_du, T* dphi) override;
+  bool can_carry_state() const override { return true; }
+  // h0, momenta, mean squares, decays and log lr per parameter, then h1 per tensor and h2.
+  std::vector<T> carried_state() const override;
+  void set_carried_state(const std::vector<T>& state, const std::string& origin) override;
 
   // The learner's per-parameter log learning rates (for tests).
   const std::vector<T>& log_lr() const { return lr_; }

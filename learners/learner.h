@@ -45,6 +45,14 @@ class LearnerT {
   virtual int64_t saved_steps() const = 0;
   // dl_du: (saved_steps, n) upstream gradients on the saved steps' updates; writes dphi.
   virtual void backward(const T* phi, const T* dl_du, T* dphi) = 0;
+  // The recurrent state as flat values, for training.carry_learner_state (the authors' L2O-Scale
+  // carries it across epochs, so a resumable run checkpoints it). Empty while the state is fresh
+  // (zero_state() and no step since). Learners that cannot carry their state return false.
+  virtual bool can_carry_state() const { return false; }
+  virtual std::vector<T> carried_state() const { return {}; }
+  // Restores carried_state()'s values (empty: zero_state()); throws InputError on a wrong size or
+  // a non-finite value, naming `origin`.
+  virtual void set_carried_state(const std::vector<T>& /*state*/, const std::string& /*origin*/) {}
 };
 
 }  // namespace l2o

@@ -440,6 +440,50 @@ TEST_CASE("a meta-step trains L2O-Scale on an optimizee of three tensors", "[l2o
   REQUIRE(phi != before);
 }
 
+TEST_CASE("L2O-Scale's carried state round-trips and refuses bad values", "[l2o_scale]") {
+  L2oScaleConfig cfg;
+  cfg.hidden = {3, 4, 5};
+  L2oScale<double> a(cfg), b(cfg);
+  std::vector<double> phi(a.num_params());
+  a.init_params(2, phi.data());
+  const std::vector<int64_t> sizes = {2, 3};
+  for (auto* l : {&a, &b}) {
+    l->set_tensor_sizes(sizes);
+    l->reset(5, 0);
+  }
+  REQUIRE(a.carried_state().empty());  // fresh: nothing to carry yet
+  Rng rng(3, 0);
+  std::vector<double> g(5), ua(5), ub(5);
+  for (int t = 0; t < 3; ++t) {
+    for (auto& x : g) x = rng.normal();
+    a.step(phi.data(), g.data(), ua.data(), false);
+  }
+  const std::vector<double> s = a.carried_state();
+  REQUIRE(s.size() == 5 * (3 + 4 + 4 + 3) + 2 * 4 + 5);
+  b.set_carried_state(s, "state.safetensors");
+  for (auto& x : g) x = rng.normal();
+  a.step(phi.data(), g.data(), ua.data(), false);
+  b.step(phi.data(), g.data(), ub.data(), false);
+  REQUIRE(ua == ub);  // the same state, the same update, bit for bit
+  REQUIRE(a.carried_state() == b.carried_state());
+
+  auto err = [&](std::vector<double> bad) {
+    try {
+      b.set_carried_state(bad, "ck/state.safetensors");
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  std::vector<double> shorter(s.begin(), s.end() - 1), nan = s;
+  nan[7] = std::nan("");
+  CHECK(err(shorter) ==
+        "ck/state.safetensors: the L2O-Scale state has 82 values, 83 expected for 5 parameters in 2 tensors");
+  CHECK(err(nan) == "ck/state.safetensors: the L2O-Scale state holds NaN or Inf");
+  b.set_carried_state({}, "x");  // empty: fresh again
+  REQUIRE(b.carried_state().empty());
+}
+
 TEST_CASE("the authors' imported L2O-Scale loads and steps as their network", "[l2o_scale][authors]") {
   LoadedLearner l =
       load_learner(L2O_SOURCE_DIR "/docs/results/authors_models/checkpoints/l2o_scale_cl_il.safetensors");

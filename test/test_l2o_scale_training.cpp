@@ -4,11 +4,13 @@
 #include <catch2/catch.hpp>
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 
 #include "engine/atomic_file.h"
 #include "engine/learner_io.h"
 #include "engine/meta_step.h"
 #include "engine/run_spec.h"
+#include "engine/safetensors.h"
 #include "engine/trainer.h"
 #include "kernels/optim_math.h"
 #include "test/temp_dir.h"
@@ -133,4 +135,70 @@ TEST_CASE("L2O-Scale trains on the mean log ratio with RMSProp and resumes bit-e
   REQUIRE(b.epochs_done == 6);
   REQUIRE(a.phi == b.phi);
   REQUIRE(a.best_score == b.best_score);
+}
+
+TEST_CASE("training.carry_learner_state keeps L2O-Scale's state across epochs and resumes bit-exactly",
+          "[l2o_scale][trainer]") {
+  l2o_test::TempDir tmp;
+  const std::vector<std::string> carry = {"training.carry_learner_state=true"};
+  const RunSpec spec = parse_run_spec(kScaleSpec, "test", carry);
+  TrainerOptions full;
+  full.run_dir = tmp.file("full");
+  const TrainSummary a = train(spec, full);
+  REQUIRE(a.epochs_done == 6);
+  REQUIRE(a.skipped_segments == 0);
+  // The carried state changes training: not the run that zeroes the state every epoch.
+  TrainerOptions zeroed;
+  zeroed.run_dir = tmp.file("zeroed");
+  REQUIRE(train(parse_run_spec(kScaleSpec, "test", {}), zeroed).phi != a.phi);
+  const SafetensorsFile st = load_safetensors(full.run_dir + "/checkpoints/state.safetensors");
+  bool has_state = false;
+  for (const auto& t : st.tensors) has_state |= t.name == "learner_state" && !t.data.empty();
+  REQUIRE(has_state);
+
+  TrainerOptions part;
+  part.run_dir = tmp.file("resumed");
+  part.stop_after_epochs = 4;
+  train(spec, part);
+  TrainerOptions resume;
+  resume.run_dir = part.run_dir;
+  resume.resume = true;
+  const std::string sj = part.run_dir + "/spec.json";
+  const TrainSummary b = train(parse_run_spec(read_file(sj), sj, {}), resume);
+  REQUIRE(b.epochs_done == 6);
+  REQUIRE(a.phi == b.phi);  // the carried state came back exactly
+  REQUIRE(a.best_score == b.best_score);
+
+  // A state whose carried values do not fit the learner names the file and stops before training.
+  const std::string path = part.run_dir + "/checkpoints/state.safetensors";
+  SafetensorsFile bad = load_safetensors(path);
+  for (auto& t : bad.tensors)
+    if (t.name == "learner_state") {
+      t.data.resize(10);
+      t.shape = {10};
+    }
+  save_safetensors(path, bad);
+  try {
+    train(parse_run_spec(read_file(sj), sj, {}), resume);
+    FAIL("no error");
+  } catch (const InputError& e) {
+    CHECK_THAT(e.what(), Catch::StartsWith(path + ": the L2O-Scale state has 10 values"));
+  }
+}
+
+TEST_CASE("training.carry_learner_state is refused for learners that cannot carry their state", "[trainer][spec]") {
+  l2o_test::TempDir tmp;
+  TrainerOptions o;
+  o.run_dir = tmp.file("run");
+  const RunSpec spec = parse_run_spec(R"({"problem": {"type": "quadratic", "count": 2, "dims": 3},
+    "learner": {"type": "l2o_dm"}, "training": {"epochs": 1, "carry_learner_state": true}})", "spec.json", {});
+  try {
+    train(spec, o);
+    FAIL("no error");
+  } catch (const InputError& e) {
+    CHECK(std::string(e.what()) ==
+          "$.training.carry_learner_state: the l2o_dm learner on backend cpu cannot carry its state across epochs "
+          "(l2o_scale on the CPU can)");
+  }
+  REQUIRE(!std::filesystem::exists(o.run_dir));  // refused before anything was written
 }
