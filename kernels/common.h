@@ -15,6 +15,7 @@ namespace l2o {
 
 // Unqualified math in templates must pick the float overloads for T = float (on the host and,
 // through CUDA's std:: overloads, on the device) instead of the C library's double functions.
+using std::asinh;
 using std::exp;
 using std::fabs;
 using std::log;

@@ -19,6 +19,7 @@
 #pragma once
 #include <vector>
 
+#include "kernels/l2o_scale_ops.h"
 #include "learners/learner.h"
 
 namespace l2o {
@@ -40,9 +41,9 @@ std::vector<ParamBlock> l2o_scale_param_blocks(const L2oScaleConfig& cfg);
 template <typename T>
 class L2oScale : public LearnerT<T> {
  public:
-  static constexpr int kScales = 4;                  // num_gradient_scales
-  static constexpr int kFeatures = 3 * kScales;      // 4 scaled momenta, 3 products, 4 log ms, relative lr
-  static constexpr int kMaxHidden = 64;              // per level (stack buffers in the GRU loops)
+  static constexpr int kScales = lsc::kS;          // num_gradient_scales
+  static constexpr int kFeatures = lsc::kF;        // 4 scaled momenta, 3 products, 4 log ms, relative lr
+  static constexpr int kMaxHidden = lsc::kMaxHidden;
 
   explicit L2oScale(L2oScaleConfig cfg);
   std::string type() const override { return "l2o_scale"; }
@@ -50,7 +51,8 @@ class L2oScale : public LearnerT<T> {
   int64_t num_params() const override { return num_params_; }
   const std::vector<ParamBlock>& param_blocks() const override { return blocks_; }
   void init_params(uint64_t seed, T* phi) const override;
-  int64_t saved_floats_per_coordinate_step() const override { return wp_; }
+  // Per parameter and saved step: its record and its backward row.
+  int64_t saved_floats_per_coordinate_step() const override { return layout_.wp + layout_.wb; }
   void set_tensor_sizes(const std::vector<int64_t>& sizes) override;
   void reset(int64_t n, int64_t max_steps) override;
   void zero_state() override;
@@ -63,34 +65,28 @@ class L2oScale : public LearnerT<T> {
   std::vector<T> carried_state() const override;
   void set_carried_state(const std::vector<T>& state, const std::string& origin) override;
 
+  // For the CUDA twin (learners/l2o_scale_cuda.cu), which keeps its state on the device: the ops'
+  // shape (offsets on the host), the host state, and the initial state built from phi into it.
+  const L2oScaleShape& shape() const { return shape_; }
+  const std::vector<int64_t>& tensor_offsets() const { return offs_; }
+  std::vector<T>& host_state() { return state_; }
+  void build_initial_state(const T* phi);
+  bool fresh() const { return fresh_; }
+
   // The learner's per-parameter log learning rates (for tests).
-  const std::vector<T>& log_lr() const { return lr_; }
+  std::vector<T> log_lr() const { return std::vector<T>(st_.lr, st_.lr + n_); }
 
  private:
-  const T* P(const T* phi, int b) const { return phi + blocks_[b].offset; }
-  void init_state(const T* phi);
-  // One tensor's forward (rows [o, o + m)) at `slot`; writes u.
-  void tensor_forward(const T* phi, int64_t k, const T* g, T mean_lr, int64_t slot, T* u);
-
   L2oScaleConfig cfg_;
   std::vector<ParamBlock> blocks_;
   int64_t num_params_ = 0;
-  int H0_, H1_, H2_, X1_;  // hidden sizes; level-1 input width H0 + 12
-  // Per-parameter record of one step (width wp_): previous state, activations, new state.
-  int64_t wp_ = 0, o_h0p_, o_accp_, o_msp_, o_sclp_, o_inpp_, o_lrp_, o_g_, o_f_, o_r_, o_u_, o_c_, o_h0n_, o_acc_, o_ms_,
-          o_delta_, o_lrparam_, o_stepc_, o_scln_, o_inpn_;
-  // Per-tensor record (width wt_) and global record (width wg_).
-  int64_t wt_ = 0, t_h1p_, t_x1_, t_b1_, t_r_, t_u_, t_c_, t_h1n_, t_b0_, t_rms_, t_forced_;
-  int64_t wg_ = 0, g_h2p_, g_r_, g_u_, g_c_, g_h2n_, g_meanlr_;
-
-  std::vector<int64_t> sizes_, offs_;  // tensors: sizes and start offsets
+  L2oScaleLayout layout_;
+  L2oScaleShape shape_;
+  std::vector<int64_t> sizes_, offs_;  // tensors: sizes; tensors + 1 start offsets
   bool sizes_given_ = false;
-  // State carried across steps and segments.
-  std::vector<T> h0_, acc_, ms_, scl_, inp_, lr_;  // (n, H0), (n, 4), (n, 4), (n), (n), (n)
-  std::vector<T> h1_, h2_;                          // (tensors, H1), (H2)
-  bool fresh_ = true;                               // the state waits for init_state(phi)
-  // Saved steps: slots_ saved slots, then one scratch slot for unsaved steps.
-  std::vector<T> rec_p_, rec_t_, rec_g_;
+  std::vector<T> state_, records_, ws_;  // l2o_scale_ops.h: state, step records, backward workspace
+  L2oScaleState<T> st_{};
+  bool fresh_ = true;  // the state waits for build_initial_state(phi)
   int64_t n_ = 0, slots_ = 0, saved_ = 0;
 };
 

@@ -5,6 +5,7 @@
 #include "kernels/common.h"
 #include "kernels/l2o_dm_fused_math.h"
 #include "learners/l2o_dm_cuda.h"
+#include "learners/l2o_scale_cuda.h"
 #include "learners/rnnprop_cuda.h"
 
 namespace l2o {
@@ -31,7 +32,10 @@ template <typename T>
 std::unique_ptr<LearnerT<T>> make_learner(const LearnerConfig& cfg, Backend backend) {
   if (cfg.type == "l2o_dm") return make_learner<T>(cfg.l2o_dm, backend);
   if (cfg.type == "l2o_scale") {
-    if (backend == Backend::cuda) throw InputError("backend \"cuda\": L2O-Scale has no CUDA twin yet");
+    if (backend == Backend::cuda) {
+      if constexpr (std::is_same_v<T, float>) return make_l2o_scale_cuda(cfg.l2o_scale);
+      throw Error("the CUDA backend runs in float only");
+    }
     return std::make_unique<L2oScale<T>>(cfg.l2o_scale);
   }
   if (cfg.type != "rnnprop") throw InputError("unknown learner type \"" + cfg.type + "\"");

@@ -392,7 +392,7 @@ TEST_CASE("L2O-Scale without tensor sizes sees one tensor; wrong sizes are refus
   REQUIRE_THROWS(b.reset(5, 0));
 }
 
-TEST_CASE("L2O-Scale config: strict keys, defaults, no CUDA twin, checkpoints", "[l2o_scale]") {
+TEST_CASE("L2O-Scale config: strict keys, defaults, the CUDA factory, checkpoints", "[l2o_scale]") {
   nlohmann::json j = {{"type", "l2o_scale"}};
   const LearnerConfig c = parse_learner_config(SpecNode(j, "$.learner"));
   REQUIRE(c.type == "l2o_scale");
@@ -403,12 +403,17 @@ TEST_CASE("L2O-Scale config: strict keys, defaults, no CUDA twin, checkpoints", 
   REQUIRE_THROWS_AS(parse_learner_config(SpecNode(bad, "$.learner")), InputError);
   nlohmann::json unknown = {{"type", "l2o_scale"}, {"projection", 20}};
   REQUIRE_THROWS_AS(parse_learner_config(SpecNode(unknown, "$.learner")), InputError);
+#ifdef L2O_HAVE_CUDA
+  REQUIRE(make_learner<float>(c, Backend::cuda)->type() == "l2o_scale");  // test/gpu/cuda runs it on a device
+#else
   try {
     make_learner<float>(c, Backend::cuda);
     FAIL("expected an InputError");
   } catch (const InputError& e) {
-    REQUIRE(std::string(e.what()).find("no CUDA twin") != std::string::npos);
+    REQUIRE(std::string(e.what()).find("this build has no CUDA backend") != std::string::npos);
   }
+#endif
+  REQUIRE_THROWS_WITH(make_learner<double>(c, Backend::cuda), "the CUDA backend runs in float only");
   auto l = make_learner<float>(c);
   REQUIRE(l->type() == "l2o_scale");
   std::vector<float> phi(l->num_params());

@@ -1,0 +1,203 @@
+// The CPU ops of L2O-Scale (l2o_scale_ops.h): the reference of the CUDA twins. One tensor at a
+// time, in the order of the authors' loop (hierarchical_rnn.py: per tensor level 0 then level 1,
+// then the global level once).
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "kernels/l2o_scale_ops.h"
+
+namespace l2o {
+
+using namespace lsc;
+
+L2oScaleLayout make_l2o_scale_layout(int H0, int H1, int H2, double max_log_lr, const int64_t* block_offsets,
+                                     int64_t num_params) {
+  L2oScaleLayout L;
+  L.H0 = H0;
+  L.H1 = H1;
+  L.H2 = H2;
+  L.X1 = H0 + kF;
+  L.max_log_lr = max_log_lr;
+  std::copy(block_offsets, block_offsets + kBlockCount, L.off);
+  L.num_params = num_params;
+  int w = 0;
+  auto take = [&w](int k) {
+    const int o = w;
+    w += k;
+    return o;
+  };
+  L.o_h0p = take(H0), L.o_accp = take(kS), L.o_msp = take(kS), L.o_sclp = take(1), L.o_inpp = take(1);
+  L.o_lrp = take(1), L.o_g = take(1), L.o_f = take(kF), L.o_r = take(H0), L.o_u = take(H0), L.o_c = take(H0);
+  L.o_h0n = take(H0), L.o_acc = take(kS), L.o_ms = take(kS), L.o_delta = take(1), L.o_lrparam = take(1);
+  L.o_stepc = take(1), L.o_scln = take(1), L.o_inpn = take(1);
+  L.wp = w;
+  w = 0;
+  L.t_h1p = take(H1), L.t_x1 = take(L.X1), L.t_b1 = take(3 * H1), L.t_r = take(H1), L.t_u = take(H1);
+  L.t_c = take(H1), L.t_h1n = take(H1), L.t_b0 = take(3 * H0), L.t_rms = take(1), L.t_forced = take(kS);
+  L.wt = w;
+  w = 0;
+  L.g_h2p = take(H2), L.g_r = take(H2), L.g_u = take(H2), L.g_c = take(H2), L.g_h2n = take(H2);
+  L.g_meanlr = take(1);
+  L.wg = w;
+  w = 0;
+  L.b_dstepc = take(1), L.b_dstep = take(1), L.b_dzs = take(1), L.b_dzi = take(1), L.b_dlrm = take(1);
+  L.b_dr = take(1), L.b_ddelta = take(1), L.b_dlr = take(1), L.b_dzg = take(2 * H0), L.b_dzc = take(H0);
+  L.b_rh = take(H0);
+  L.wb = w;
+  return L;
+}
+
+void check_l2o_scale_shape(const L2oScaleShape& s) {
+  for (int h : {s.L.H0, s.L.H1, s.L.H2})
+    L2O_CHECK(h >= 1 && h <= kMaxHidden, "L2O-Scale levels take 1.." << kMaxHidden << " units, got " << h);
+  L2O_CHECK(s.n >= 1 && s.tensors >= 1 && s.slots >= 0 && s.offs,
+            "L2O-Scale shape: n " << s.n << ", tensors " << s.tensors << ", slots " << s.slots);
+}
+
+template <typename T>
+void l2o_scale_step_cpu(const L2oScaleShape& s, const T* phi, const T* g, const L2oScaleState<T>& st, int64_t slot,
+                        T* u) {
+  check_l2o_scale_shape(s);
+  L2O_CHECK(slot >= 0 && slot <= s.slots, "slot " << slot << " outside [0, " << s.slots << "]");
+  const L2oScaleLayout& L = s.L;
+  const int64_t n = s.n;
+  const int H0 = L.H0, H1 = L.H1;
+  T* gr = st.rec_g + slot * L.wg;
+  std::copy(st.h2, st.h2 + L.H2, gr + L.g_h2p);
+  double sum = 0;  // the problem's mean log learning rate (use_problem_lr_mean, H:432-442)
+  for (int64_t p = 0; p < n; ++p) sum += st.lr[p];
+  gr[L.g_meanlr] = static_cast<T>(sum / n);
+  for (int k = 0; k < s.tensors; ++k) {
+    const int64_t o = s.offs[k], m = s.offs[k + 1] - s.offs[k];
+    T* tr = st.rec_t + (slot * s.tensors + k) * L.wt;
+    for (int j = 0; j < kS; ++j) {
+      bool forced = true;
+      for (int64_t i = 0; i < m && forced; ++i) forced = st.ms[(o + i) * kS + j] == T(0);
+      tr[L.t_forced + j] = forced ? T(1) : T(0);
+    }
+    lsc_tensor_bias(L, phi, st.h1 + k * H1, gr + L.g_h2p, tr);
+    T* x1 = tr + L.t_x1;
+    std::fill(x1, x1 + L.X1, T(0));
+    for (int64_t i = 0; i < m; ++i) {
+      const int64_t p = o + i;
+      T* R = st.rec_p + (slot * n + p) * L.wp;
+      lsc_param_forward(L, phi, static_cast<const T*>(tr), gr[L.g_meanlr], g[p], st.h0 + p * H0, st.acc + p * kS,
+                        st.ms + p * kS, st.scl[p], st.inp[p], st.lr[p], R);
+      for (int j = 0; j < H0; ++j) x1[j] += R[L.o_h0n + j];
+      for (int j = 0; j < kF; ++j) x1[H0 + j] += R[L.o_f + j];
+    }
+    for (int j = 0; j < L.X1; ++j) x1[j] /= static_cast<T>(m);
+    lsc_tensor_level1(L, phi, gr + L.g_h2p, tr);
+    std::copy(tr + L.t_h1n, tr + L.t_h1n + H1, st.h1 + k * H1);
+    double sq = 0;
+    for (int64_t i = 0; i < m; ++i) {
+      const T dr = lsc_param_direction(L, phi, st.rec_p + (slot * n + o + i) * L.wp);
+      sq += static_cast<double>(dr) * dr;
+    }
+    const T rms = std::sqrt(static_cast<T>(sq / m) + T(1e-16));
+    tr[L.t_rms] = rms;
+    for (int64_t i = 0; i < m; ++i) {
+      const int64_t p = o + i;
+      u[p] = lsc_param_finish(L, phi, rms, st.rec_p + (slot * n + p) * L.wp, st.h0 + p * H0, st.acc + p * kS,
+                              st.ms + p * kS, st.scl + p, st.inp + p, st.lr + p);
+    }
+  }
+  const T* last = st.rec_t + (slot * s.tensors + s.tensors - 1) * L.wt;
+  lsc_global_level2(L, phi, last + L.t_h1n, gr);
+  std::copy(gr + L.g_h2n, gr + L.g_h2n + L.H2, st.h2);
+}
+
+template <typename T>
+void l2o_scale_backward_cpu(const L2oScaleShape& s, const T* phi, int64_t steps, const L2oScaleState<T>& st,
+                            const T* dl_du, T* ws, T* dphi) {
+  check_l2o_scale_shape(s);
+  L2O_CHECK(steps >= 1 && steps <= s.slots, "steps " << steps << " outside [1, " << s.slots << "]");
+  const L2oScaleLayout& L = s.L;
+  const int64_t n = s.n, ss = s.state_size();
+  const int H0 = L.H0, H1 = L.H1;
+  std::fill(dphi, dphi + L.num_params, T(0));
+  auto D = [&](int b) { return dphi + L.off[b]; };
+  L2oScaleState<T> next = l2o_scale_state_view<T>(s, ws, nullptr), prev = l2o_scale_state_view<T>(s, ws + ss, nullptr);
+  std::fill(ws, ws + 2 * ss, T(0));
+  T* dh_all = ws + 2 * ss;
+  T* df_all = dh_all + n * H0;
+  T* rows = df_all + n * kF;
+  std::vector<T> dx2(H1), dx1(L.X1), db0(3 * H0);
+  const T lrm = lsc_sigmoid(phi[L.off[kLrMom]]);
+  T dlrm = 0;
+  for (int64_t t = steps - 1; t >= 0; --t) {
+    std::fill(prev.h0, prev.h0 + ss, T(0));
+    const T* gr = st.rec_g + t * L.wg;
+    const T* h2p = gr + L.g_h2p;
+    const T* last = st.rec_t + (t * s.tensors + s.tensors - 1) * L.wt;
+    lsc_global_back_level2(L, phi, last, gr, static_cast<const T*>(next.h2), dx2.data(), prev.h2, dphi);
+    T dlr_sum = 0;  // the relative-lr feature's gradient on the problem's mean log lr
+    for (int k = 0; k < s.tensors; ++k) {
+      const int64_t o = s.offs[k], m = s.offs[k + 1] - s.offs[k];
+      const T* tr = st.rec_t + (t * s.tensors + k) * L.wt;
+      T S = 0;
+      for (int64_t i = 0; i < m; ++i) {
+        const int64_t p = o + i;
+        const T* R = st.rec_p + (t * n + p) * L.wp;
+        T* Bw = rows + (t * n + p) * L.wb;
+        prev.lr[p] += lsc_param_back_readouts(L, phi, R, dl_du[t * n + p], next.h0 + p * H0, next.lr[p], next.scl[p],
+                                              next.inp[p], dh_all + p * H0, Bw);
+        *D(kOffset) += Bw[L.b_dstepc];
+        dlrm += Bw[L.b_dlrm];
+        *D(kLrB) += Bw[L.b_dstep];
+        *D(kSclB) += Bw[L.b_dzs];
+        *D(kInpB) += Bw[L.b_dzi];
+        const T* h0n = R + L.o_h0n;
+        for (int j = 0; j < H0; ++j) {
+          D(kLrW)[j] += Bw[L.b_dstep] * h0n[j];
+          D(kSclW)[j] += Bw[L.b_dzs] * h0n[j];
+          D(kInpW)[j] += Bw[L.b_dzi] * h0n[j];
+        }
+        S += Bw[L.b_ddelta] * R[L.o_delta];
+      }
+      const T rms = tr[L.t_rms];
+      for (int64_t i = 0; i < m; ++i) {
+        const int64_t p = o + i;
+        const T* R = st.rec_p + (t * n + p) * L.wp;
+        T* Bw = rows + (t * n + p) * L.wb;
+        lsc_param_back_direction(L, phi, R, S, static_cast<T>(m), rms, dh_all + p * H0, df_all + p * kF, Bw);
+        for (int j = 0; j < H0; ++j) D(kUpdW)[j] += Bw[L.b_dr] * R[L.o_h0n + j];
+        for (int j = 0; j < kS; ++j) D(kG2D)[j] += Bw[L.b_dr] * R[L.o_f + j];
+      }
+      // Level 1: its new state feeds the next step (and level 2 for the last tensor).
+      lsc_tensor_back_level1(L, phi, tr, h2p, static_cast<const T*>(next.h1 + k * H1),
+                             k == s.tensors - 1 ? static_cast<const T*>(dx2.data()) : nullptr, dx1.data(),
+                             prev.h1 + k * H1, prev.h2, dphi);
+      // Level 0, row by row; its input rows got the mean's share of dx1.
+      std::fill(db0.begin(), db0.end(), T(0));
+      for (int64_t i = 0; i < m; ++i) {
+        const int64_t p = o + i;
+        const T* R = st.rec_p + (t * n + p) * L.wp;
+        T* Bw = rows + (t * n + p) * L.wb;
+        lsc_param_back_cell(L, phi, R, tr, static_cast<const T*>(dx1.data()), static_cast<T>(m),
+                            static_cast<const T*>(next.acc + p * kS), static_cast<const T*>(next.ms + p * kS),
+                            dh_all + p * H0, df_all + p * kF, Bw, prev.h0 + p * H0, prev.acc + p * kS,
+                            prev.ms + p * kS, prev.scl + p, prev.inp + p, prev.lr + p);
+        lsc_gru_weight_grads(kF, H0, R + L.o_f, R + L.o_h0p, R + L.o_r, static_cast<const T*>(Bw + L.b_dzg),
+                             static_cast<const T*>(Bw + L.b_dzc), D(kG0W), D(kG0B), D(kC0W), D(kC0B), db0.data());
+        dlr_sum += Bw[L.b_dlr];
+      }
+      lsc_tensor_back_bias(L, phi, tr, h2p, static_cast<const T*>(db0.data()), prev.h1 + k * H1, prev.h2, dphi);
+    }
+    for (int64_t p = 0; p < n; ++p) prev.lr[p] -= dlr_sum / static_cast<T>(n);  // through the mean log lr
+    std::swap(prev, next);
+  }
+  *D(kLrMom) += dlrm * lrm * (T(1) - lrm);
+}
+
+template void l2o_scale_step_cpu<float>(const L2oScaleShape&, const float*, const float*, const L2oScaleState<float>&,
+                                        int64_t, float*);
+template void l2o_scale_step_cpu<double>(const L2oScaleShape&, const double*, const double*,
+                                         const L2oScaleState<double>&, int64_t, double*);
+template void l2o_scale_backward_cpu<float>(const L2oScaleShape&, const float*, int64_t, const L2oScaleState<float>&,
+                                            const float*, float*, float*);
+template void l2o_scale_backward_cpu<double>(const L2oScaleShape&, const double*, int64_t,
+                                             const L2oScaleState<double>&, const double*, double*, double*);
+
+}  // namespace l2o

@@ -1,0 +1,119 @@
+// The L2O-Scale ops against their CPU twins (several tensors of uneven sizes, a carried-in state),
+// and the CUDA learner against the CPU learner over segments, an epoch reset and a carried state.
+#include "kernels/l2o_scale_ops.h"
+#include "learners/l2o_scale.h"
+#include "learners/learner_factory.h"
+#include "test/gpu/cuda/gpu_compare.h"
+
+using namespace l2o;
+using namespace l2o_gpu;
+
+namespace {
+
+std::vector<float> init_phi(const L2oScale<float>& l, uint64_t seed) {
+  std::vector<float> phi(l.num_params());
+  l.init_params(seed, phi.data());
+  const auto noise = random_floats(l.num_params(), -0.05f, 0.05f, seed + 1);  // zero-initialised blocks too
+  for (size_t i = 0; i < phi.size(); ++i) phi[i] += noise[i];
+  return phi;
+}
+
+// Gradients over several magnitudes (the momenta are RMS-normalised).
+std::vector<float> gradients(int64_t n, uint64_t seed) {
+  auto g = random_floats(n, -1.0f, 1.0f, seed);
+  for (int64_t i = 0; i < n; ++i) g[i] *= std::pow(10.0f, -static_cast<float>(i % 5));
+  return g;
+}
+
+// n split into up to three tensors of uneven sizes.
+std::vector<int64_t> split(int64_t n) {
+  if (n < 3) return {n};
+  const int64_t a = n / 2, b = n / 3;
+  return {a, b, n - a - b};
+}
+
+}  // namespace
+
+TEST_CASE("L2O-Scale ops: the CUDA step and segment backward match the CPU twins", "[gpu][l2o_scale]") {
+  for (int64_t n : sizes()) {
+    INFO("n = " << n);
+    const int64_t steps = 3;
+    L2oScale<float> host(L2oScaleConfig{});
+    host.set_tensor_sizes(split(n));
+    host.reset(n, steps);
+    const auto phi = init_phi(host, 3);
+    host.build_initial_state(phi.data());
+    // Two CPU steps first: the ops then start from a carried-in state with non-zero mean squares.
+    std::vector<float> u(n), state, records(host.shape().records_size(), 0.0f);
+    for (int k = 0; k < 2; ++k) host.step(phi.data(), gradients(n, 50 + k).data(), u.data(), false);
+    state = host.host_state();
+    L2oScaleShape s = host.shape();
+    L2oScaleState<float> cpu = l2o_scale_state_view(s, state.data(), records.data());
+    const std::vector<int64_t> offs = host.tensor_offsets();
+    Guarded<int64_t> d_offs(offs);
+    L2oScaleShape ds = s;
+    ds.offs = d_offs.data();
+    Guarded<float> d_phi(phi), d_state(state), d_rec(records), d_u(u);
+    L2oScaleState<float> gpu = l2o_scale_state_view(ds, d_state.data(), d_rec.data());
+    for (int64_t k = 0; k < steps; ++k) {
+      const auto g = gradients(n, 10 + k);
+      Guarded<float> d_g(g);
+      l2o_scale_step_cpu<float>(s, phi.data(), g.data(), cpu, k, u.data());
+      l2o_scale_step_cuda(ds, d_phi.data(), d_g.data(), gpu, k, d_u.data());
+      require_close(d_u.get(), u, 1e-3, 1e-5, "u");
+    }
+    require_close(d_state.get(), state, 1e-3, 1e-5, "state");
+
+    const auto dl_du = random_floats(steps * n, -1.0f, 1.0f, 8);
+    std::vector<float> ws(s.workspace_size()), dphi(host.num_params());
+    l2o_scale_backward_cpu<float>(s, phi.data(), steps, cpu, dl_du.data(), ws.data(), dphi.data());
+    Guarded<float> d_du(dl_du), d_ws{std::vector<float>(s.workspace_size())};
+    Guarded<float> d_dphi{std::vector<float>(host.num_params(), NAN)};
+    l2o_scale_backward_cuda(ds, d_phi.data(), steps, gpu, d_du.data(), d_ws.data(), d_dphi.data());
+    require_close(d_dphi.get(), dphi, 2e-3, 1e-4, "dphi");
+    d_ws.get();
+    d_rec.get();
+  }
+}
+
+TEST_CASE("the CUDA L2O-Scale learner equals the CPU learner over segments, a reset and a carried state",
+          "[gpu][l2o_scale]") {
+  LearnerConfig cfg;
+  cfg.type = "l2o_scale";
+  auto cpu = make_learner<float>(cfg, Backend::cpu);
+  auto gpu = make_learner<float>(cfg, Backend::cuda);
+  const int64_t n = 1000, steps = 4;
+  const auto phi = init_phi(L2oScale<float>(L2oScaleConfig{}), 11);
+  std::vector<float> u_cpu(n), u_gpu(n), dphi_cpu(cpu->num_params()), dphi_gpu(cpu->num_params());
+  for (auto* l : {cpu.get(), gpu.get()}) {
+    l->set_tensor_sizes({600, 390, 10});
+    l->reset(n, steps);
+  }
+  for (int epoch = 0; epoch < 2; ++epoch) {  // the second epoch starts from zero_state()
+    cpu->zero_state();
+    gpu->zero_state();
+    for (int seg = 0; seg < 2; ++seg) {
+      INFO("epoch " << epoch << ", segment " << seg);
+      cpu->begin_segment();
+      gpu->begin_segment();
+      for (int64_t k = 0; k < steps; ++k) {
+        const auto g = gradients(n, 100 * epoch + 10 * seg + k);
+        cpu->step(phi.data(), g.data(), u_cpu.data(), true);
+        gpu->step(phi.data(), g.data(), u_gpu.data(), true);
+        require_close(u_gpu, u_cpu, 1e-3, 1e-5, "u");
+      }
+      const auto dl_du = random_floats(steps * n, -1.0f, 1.0f, 7 + seg);
+      cpu->backward(phi.data(), dl_du.data(), dphi_cpu.data());
+      gpu->backward(phi.data(), dl_du.data(), dphi_gpu.data());
+      require_close(dphi_gpu, dphi_cpu, 2e-3, 1e-4, "dphi");
+    }
+  }
+  // The carried state crosses backends both ways (a resumed run may change backend).
+  const std::vector<float> carried = gpu->carried_state();
+  require_close(carried, cpu->carried_state(), 1e-3, 1e-5, "carried state");
+  cpu->set_carried_state(carried, "gpu");
+  const auto g = gradients(n, 999);
+  cpu->step(phi.data(), g.data(), u_cpu.data(), false);
+  gpu->step(phi.data(), g.data(), u_gpu.data(), false);
+  require_close(u_gpu, u_cpu, 1e-4, 1e-6, "u after the carried state");
+}
