@@ -89,6 +89,23 @@ class Report(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("| finished (2 epochs) |", open(os.path.join(out, "report.md")).read())
 
+    def test_figure_panels(self):
+        ev = os.path.join(self.d, "eval")
+        write_eval(ev, {("l2o:a", "mlp_orig"): [[1.0, 0.1]], ("l2o:b", "mlp_orig"): [[1.0, 0.5]],
+                        ("l2o:a", "mlp_relu"): [[1.0, 0.2]], ("adam", "mlp_relu"): [[1.0, 0.3]]})
+        out = os.path.join(self.d, "out")
+        r = self.run_report("--eval", ev, "--out", out, "--label-map", "l2o:a=L2O-DM-CL-IL",
+                            "--label-map", "l2o:b=RNNprop", "--figure", "A3=L2O-DM-CL-IL,RNNprop,L2O-Scale")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("--figure A3: no curves for 'L2O-Scale'", r.stderr)
+        self.assertTrue(os.path.getsize(os.path.join(out, "A3.png")) > 10000)  # two panels drawn
+        self.assertIn("- [A3](A3.png)", open(os.path.join(out, "report.md")).read())
+        for bad, why in (("A3", "expected NAME=COLUMN"), ("A3=", "expected NAME=COLUMN"),
+                         ("../x=RNNprop", "NAME may hold")):
+            r = self.run_report("--eval", ev, "--out", out, "--figure", bad)
+            self.assertEqual(r.returncode, 2, bad)
+            self.assertIn(why, r.stderr)
+
     def test_bad_run_arguments_name_the_problem(self):
         ev = os.path.join(self.d, "eval")
         write_eval(ev, {("adam", "mlp_orig"): [[1.0, 0.5]]})
