@@ -73,18 +73,25 @@ template <typename T>
 void batchnorm_backward_cuda(int64_t n, int64_t c, int64_t hw, const T* dy, const T* xhat, const T* gamma,
                              const T* inv_std, T* dx, T* dgamma, T* dbeta);
 
-// K tasks at once (a ConvNet task batch, optimizees/convnet_cuda.cu), CUDA only. s.n = the images
+// K tasks at once (a ConvNet task batch, optimizees/convnet_cuda.cu). s.n = the images
 // per task; task k's parameters (w, b, gamma, beta and their gradients) at k * p_stride. A strided-
 // batched GEMM cannot vary the weight inside a batch of images, so each task's images form one GEMM
 // over (rows, n * cols) and activations use the task layout (K, c, n, h, w) (per task CNHW): a
 // (task, channel) group is then contiguous for batch norm. x_nchw: x is (K * n, c_in, h, w) instead
-// (the gathered input). col: K * s.cuda_col_size(); dcol: K * s.cuda_col_size().
+// (the gathered input). col: K * s.cuda_col_size(); dcol: K * s.cuda_col_size(). The CPU twins
+// (conv_tasks_cpu.cpp, the reference of the CUDA ones) run each task through the one-task CPU ops.
 // Forward: one im2col, one GEMM over K, one bias add. y in task layout.
+template <typename T>
+void conv2d_forward_tasks_cpu(const ConvShape& s, int64_t tasks, int64_t p_stride, bool x_nchw, const T* x,
+                              const T* w, const T* b, T* y, T* col);
 template <typename T>
 void conv2d_forward_tasks_cuda(const ConvShape& s, int64_t tasks, int64_t p_stride, bool x_nchw, const T* x,
                                const T* w, const T* b, T* y, T* col);
 // Backward: dw_k by one GEMM over K straight into the gradient (sums over the images inside the GEMM,
 // not in image order); dx (may be null) in task layout; db by a per-(task, channel) double sum.
+template <typename T>
+void conv2d_backward_tasks_cpu(const ConvShape& s, int64_t tasks, int64_t p_stride, bool x_nchw, const T* x,
+                               const T* w, const T* dy, T* dx, T* dw, T* db, T* col, T* dcol);
 template <typename T>
 void conv2d_backward_tasks_cuda(const ConvShape& s, int64_t tasks, int64_t p_stride, bool x_nchw, const T* x,
                                 const T* w, const T* dy, T* dx, T* dw, T* db, T* col, T* dcol);
@@ -92,12 +99,20 @@ void conv2d_backward_tasks_cuda(const ConvShape& s, int64_t tasks, int64_t p_str
 // task k's gamma/beta (dgamma/dbeta) at k * p_stride. The same sums, in the same order, as
 // batchnorm_*_cuda over one task's (n, c, hw) with len = n * hw.
 template <typename T>
+void batchnorm_forward_tasks_cpu(int64_t tasks, int64_t c, int64_t len, const T* x, const T* gamma, const T* beta,
+                                 int64_t p_stride, T eps, T* y, T* xhat, T* inv_std);
+template <typename T>
 void batchnorm_forward_tasks_cuda(int64_t tasks, int64_t c, int64_t len, const T* x, const T* gamma, const T* beta,
                                   int64_t p_stride, T eps, T* y, T* xhat, T* inv_std);
+template <typename T>
+void batchnorm_backward_tasks_cpu(int64_t tasks, int64_t c, int64_t len, const T* dy, const T* xhat, const T* gamma,
+                                  const T* inv_std, int64_t p_stride, T* dx, T* dgamma, T* dbeta);
 template <typename T>
 void batchnorm_backward_tasks_cuda(int64_t tasks, int64_t c, int64_t len, const T* dy, const T* xhat, const T* gamma,
                                    const T* inv_std, int64_t p_stride, T* dx, T* dgamma, T* dbeta);
 // y (outer, b, a, inner) = x (outer, a, b, inner): task layout <-> NCHW around the FC layer.
+template <typename T>
+void swap_axes_cpu(int64_t outer, int64_t a, int64_t b, int64_t inner, const T* x, T* y);
 template <typename T>
 void swap_axes_cuda(int64_t outer, int64_t a, int64_t b, int64_t inner, const T* x, T* y);
 

@@ -233,6 +233,60 @@ TEST_CASE("conv ops (float): GPU matches the CPU twins", "[gpu][conv]") { check_
 
 TEST_CASE("conv ops (double): GPU matches the CPU twins", "[gpu][conv]") { check_all_ops<double>(); }
 
+TEST_CASE("conv task-batch ops: GPU matches the CPU twins (both layouts, the parameter stride)", "[gpu][conv]") {
+  using T = float;
+  using Tl = Tol<T>;
+  ConvShape s;
+  s.n = 5, s.c_in = 3, s.h = 12, s.w = 10, s.c_out = 4, s.k = 3, s.stride = 2;
+  const int64_t K = 3, stride = s.weight_size() + s.c_out + 7, hw = s.h * s.w;
+  const auto theta = rand_t<T>(K * stride, -0.5, 0.5, 1);
+  const T* w = theta.data();
+  const T* b = theta.data() + s.weight_size();
+  Guarded<T> d_theta(theta);
+  for (bool nchw : {true, false}) {
+    INFO("x_nchw " << nchw);
+    const auto x = rand_t<T>(K * s.in_size(), -1, 1, 2);
+    const auto dy = rand_t<T>(K * s.out_size(), -1, 1, 3);
+    std::vector<T> y(K * s.out_size()), col(K * s.cuda_col_size()), dcol(K * s.cuda_col_size());
+    std::vector<T> dx(K * s.in_size()), grads(K * stride, T(0));
+    conv2d_forward_tasks_cpu<T>(s, K, stride, nchw, x.data(), w, b, y.data(), col.data());
+    conv2d_backward_tasks_cpu<T>(s, K, stride, nchw, x.data(), w, dy.data(), dx.data(), grads.data(),
+                                 grads.data() + s.weight_size(), col.data(), dcol.data());
+    Guarded<T> d_x(x), d_dy(dy), d_y{std::vector<T>(y.size())}, d_dx{std::vector<T>(dx.size())};
+    Guarded<T> d_col{col}, d_dcol{dcol}, d_grads{std::vector<T>(grads.size(), T(0))};
+    conv2d_forward_tasks_cuda<T>(s, K, stride, nchw, d_x.data(), d_theta.data(), d_theta.data() + s.weight_size(),
+                                 d_y.data(), d_col.data());
+    conv2d_backward_tasks_cuda<T>(s, K, stride, nchw, d_x.data(), d_theta.data(), d_dy.data(), d_dx.data(),
+                                  d_grads.data(), d_grads.data() + s.weight_size(), d_col.data(), d_dcol.data());
+    close(d_y.get(), y, Tl::conv_rtol, Tl::conv_atol, "y");
+    close(d_dx.get(), dx, Tl::conv_rtol, Tl::conv_atol, "dx");
+    close(d_grads.get(), grads, Tl::conv_rtol, Tl::conv_atol, "dw, db");
+  }
+  const int64_t c = s.c_out, len = s.n * hw, count = K * c * len;
+  const auto x = rand_t<T>(count, -2, 3, 4), dy = rand_t<T>(count, -1, 1, 5);
+  std::vector<T> y(count), xhat(count), inv_std(K * c), dx(count), dgb(K * stride, T(0));
+  batchnorm_forward_tasks_cpu<T>(K, c, len, x.data(), w, b, stride, T(1e-3), y.data(), xhat.data(), inv_std.data());
+  batchnorm_backward_tasks_cpu<T>(K, c, len, dy.data(), xhat.data(), w, inv_std.data(), stride, dx.data(), dgb.data(),
+                                  dgb.data() + c);
+  Guarded<T> d_x(x), d_dy(dy), d_y{std::vector<T>(count)}, d_xhat{std::vector<T>(count)};
+  Guarded<T> d_is{std::vector<T>(K * c)}, d_dx{std::vector<T>(count)}, d_dgb{std::vector<T>(K * stride, T(0))};
+  batchnorm_forward_tasks_cuda<T>(K, c, len, d_x.data(), d_theta.data(), d_theta.data() + s.weight_size(), stride,
+                                  T(1e-3), d_y.data(), d_xhat.data(), d_is.data());
+  Guarded<T> d_xhat_cpu(xhat), d_is_cpu(inv_std);  // the backward from the CPU's saved values
+  batchnorm_backward_tasks_cuda<T>(K, c, len, d_dy.data(), d_xhat_cpu.data(), d_theta.data(), d_is_cpu.data(), stride,
+                                   d_dx.data(), d_dgb.data(), d_dgb.data() + c);
+  close(d_y.get(), y, Tl::bn_rtol, Tl::bn_atol, "bn y");
+  close(d_xhat.get(), xhat, Tl::bn_rtol, Tl::bn_atol, "bn xhat");
+  close(d_is.get(), inv_std, Tl::bn_rtol, Tl::bn_atol, "bn inv_std");
+  close(d_dx.get(), dx, Tl::bn_rtol, Tl::bn_atol, "bn dx");
+  close(d_dgb.get(), dgb, Tl::bn_rtol, Tl::bn_atol, "bn dgamma, dbeta");
+  std::vector<T> sw(count);
+  swap_axes_cpu<T>(K, c, s.n, hw, x.data(), sw.data());
+  Guarded<T> d_sw{std::vector<T>(count)};
+  swap_axes_cuda<T>(K, c, s.n, hw, d_x.data(), d_sw.data());
+  REQUIRE(d_sw.get() == sw);
+}
+
 TEST_CASE("ConvNet optimizee: loss and gradient agree on both backends", "[gpu][conv]") {
   for (const char* name : {"conv_mnist", "conv_cifar_standin"}) {
     for (bool relu_logits : {true, false}) {
