@@ -98,6 +98,19 @@ const char* kScaleSpec = R"({
   "output": {"checkpoint_every": 1}
 })";
 
+// Trains `spec` in run_dir for `epochs` epochs, then resumes it from its spec.json to the end.
+TrainSummary stop_and_resume(const RunSpec& spec, const std::string& run_dir, int64_t epochs) {
+  TrainerOptions part;
+  part.run_dir = run_dir;
+  part.stop_after_epochs = epochs;
+  train(spec, part);
+  TrainerOptions resume;
+  resume.run_dir = run_dir;
+  resume.resume = true;
+  const std::string sj = run_dir + "/spec.json";
+  return train(parse_run_spec(read_file(sj), sj, {}), resume);
+}
+
 }  // namespace
 
 TEST_CASE("L2O-Scale trains on the mean log ratio with RMSProp and resumes bit-exactly", "[l2o_scale][trainer]") {
@@ -123,15 +136,8 @@ TEST_CASE("L2O-Scale trains on the mean log ratio with RMSProp and resumes bit-e
   REQUIRE(moved <= a.meta_steps * 0.001 * std::sqrt(10.0) * 1.0001);
   REQUIRE(std::isfinite(a.best_score));
 
-  TrainerOptions part;
-  part.run_dir = tmp.file("resumed");
-  part.stop_after_epochs = 4;
-  train(spec, part);
-  TrainerOptions resume;
-  resume.run_dir = part.run_dir;
-  resume.resume = true;
-  const std::string sj = part.run_dir + "/spec.json";
-  const TrainSummary b = train(parse_run_spec(read_file(sj), sj, {}), resume);
+  const std::string part = tmp.file("resumed");
+  const TrainSummary b = stop_and_resume(spec, part, 4);
   REQUIRE(b.epochs_done == 6);
   REQUIRE(a.phi == b.phi);
   REQUIRE(a.best_score == b.best_score);
@@ -156,21 +162,18 @@ TEST_CASE("training.carry_learner_state keeps L2O-Scale's state across epochs an
   for (const auto& t : st.tensors) has_state |= t.name == "learner_state" && !t.data.empty();
   REQUIRE(has_state);
 
-  TrainerOptions part;
-  part.run_dir = tmp.file("resumed");
-  part.stop_after_epochs = 4;
-  train(spec, part);
-  TrainerOptions resume;
-  resume.run_dir = part.run_dir;
-  resume.resume = true;
-  const std::string sj = part.run_dir + "/spec.json";
-  const TrainSummary b = train(parse_run_spec(read_file(sj), sj, {}), resume);
+  const std::string part = tmp.file("resumed");
+  const TrainSummary b = stop_and_resume(spec, part, 4);
   REQUIRE(b.epochs_done == 6);
   REQUIRE(a.phi == b.phi);  // the carried state came back exactly
   REQUIRE(a.best_score == b.best_score);
 
   // A state whose carried values do not fit the learner names the file and stops before training.
-  const std::string path = part.run_dir + "/checkpoints/state.safetensors";
+  const std::string path = part + "/checkpoints/state.safetensors";
+  const std::string sj = part + "/spec.json";
+  TrainerOptions resume;
+  resume.run_dir = part;
+  resume.resume = true;
   SafetensorsFile bad = load_safetensors(path);
   for (auto& t : bad.tensors)
     if (t.name == "learner_state") {
