@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Trains the paper's L2O-DM variants and RNNprop(-CL-IL), evaluates them, the hand-designed
+# Trains the paper's L2O-DM variants, RNNprop(-CL-IL) and L2O-Scale(-CL-IL), evaluates them, the hand-designed
 # baselines and (AUTHORS=1, the default with --full) the authors' published models on the MLP and
-# conv problems, and writes the report (tables + one figure per problem).
+# conv problems, and writes the report (tables, one figure per problem, and Figure A3's comparison of
+# the enhanced L2O-DM with RNNprop and L2O-Scale and their enhanced versions).
 #   tools/reproduce.sh          quick budgets (specs/*_quick.json, 3 seeds x 2000 steps; ~40 min on 2 cores)
 #   tools/reproduce.sh --full   the paper's budgets (5,000 epochs each, 10 seeds x 10,000 steps; days on a CPU)
 #   LR_GRID=0.1,0.01,0.001 tools/reproduce.sh   baselines pick their lr per problem (on separate seeds)
@@ -18,8 +19,9 @@ tools/setup.sh
 tools/build.sh
 
 declare -A display=([l2o_dm]=L2O-DM [l2o_dm_aug]=L2O-DM-AUG [l2o_dm_cl]=L2O-DM-CL [l2o_dm_il]=L2O-DM-IL
-                    [l2o_dm_cl_il]=L2O-DM-CL-IL [rnnprop]=RNNprop [rnnprop_cl_il]=RNNprop-CL-IL)
-read -r -a variants <<<"${VARIANTS:-l2o_dm l2o_dm_aug l2o_dm_cl l2o_dm_il l2o_dm_cl_il rnnprop rnnprop_cl_il}"
+                    [l2o_dm_cl_il]=L2O-DM-CL-IL [rnnprop]=RNNprop [rnnprop_cl_il]=RNNprop-CL-IL
+                    [l2o_scale]=L2O-Scale [l2o_scale_cl_il]=L2O-Scale-CL-IL)
+read -r -a variants <<<"${VARIANTS:-l2o_dm l2o_dm_aug l2o_dm_cl l2o_dm_il l2o_dm_cl_il rnnprop rnnprop_cl_il l2o_scale l2o_scale_cl_il}"
 if [ "$mode" = quick ]; then
   out=runs/repro; suffix=_quick; steps=${STEPS:-2000}; seeds=${SEEDS:-3}; authors=${AUTHORS:-0}
 else
@@ -69,6 +71,8 @@ if [ "${CONV:-1}" != 0 ]; then
     --steps "$conv_steps" --seeds "$conv_seeds" --out "$out/eval_baselines_conv"
   evals+=(--eval "$out/eval_learned_conv" --eval "$out/eval_baselines_conv")
 fi
-tools/report "${evals[@]}" --out "$out/report" "${maps[@]}" "${runs[@]}" \
-  --title "L2O-DM and RNNprop variants ($mode budgets), built from $(grep -o '"[^"]*"' build/generated/l2o_version.h)"
+a3="L2O-DM,L2O-DM-CL-IL,RNNprop,RNNprop-CL-IL,L2O-Scale,L2O-Scale-CL-IL"
+[ "$authors" = 1 ] && a3="$a3,L2O-DM-CL-IL (authors),RNNprop (authors),RNNprop-CL-IL (authors)"
+tools/report "${evals[@]}" --out "$out/report" "${maps[@]}" "${runs[@]}" --figure "figure_a3=$a3" \
+  --title "L2O-DM, RNNprop and L2O-Scale variants ($mode budgets), built from $(grep -o '"[^"]*"' build/generated/l2o_version.h)"
 echo "reproduce: report in $out/report/report.md"
