@@ -213,7 +213,8 @@ void bench_lstm_layer(State& st, int64_t in, int64_t H, bool backward, double bu
 }
 
 // ------------------------------------------------------------------------------------------------
-// The learners (learners/l2o_dm.h, learners/rnnprop.h): step, 20-step segment forward, segment backward.
+// The learners (learners/l2o_dm.h, rnnprop.h, l2o_scale.h): step, 20-step segment forward, segment
+// backward. L2O-Scale sees the n coordinates as one tensor.
 struct LearnerInputs {
   int64_t n;
   std::vector<std::vector<float>> grads;  // (steps, n)
@@ -257,7 +258,25 @@ Check verify_learner(const std::string& type, int64_t nv) {
   return c;
 }
 
-// type: "l2o_dm" or "rnnprop" (default configs); which: "step", "fwd" or "bwd".
+OpCost learner_step_cost(const std::string& type, int64_t n) {
+  if (type == "rnnprop") {
+    const RnnpropConfig rp;
+    return rnnprop_step_cost(n, rp.projection, rp.hidden);
+  }
+  if (type == "l2o_scale") return l2o_scale_step_cost(n, L2oScaleConfig{}.hidden[0]);
+  return l2o_dm_step_cost(n, kHidden, true);
+}
+
+OpCost learner_backward_cost(const std::string& type, int64_t n) {
+  if (type == "rnnprop") {
+    const RnnpropConfig rp;
+    return rnnprop_backward_cost(n, kSteps, rp.projection, rp.hidden, kBlock);
+  }
+  if (type == "l2o_scale") return l2o_scale_backward_cost(n, kSteps, L2oScaleConfig{}.hidden[0]);
+  return l2o_dm_backward_cost(n, kSteps, kHidden, true, kBlock);
+}
+
+// type: "l2o_dm", "rnnprop" or "l2o_scale" (default configs); which: "step", "fwd" or "bwd".
 void bench_learner(State& st, const std::string& type, const std::string& which, double budget) {
   const int64_t n = st.args.n;
   // Verified once per learner, on up to 2,085 coordinates (8 full blocks and a 37-coordinate tail).
@@ -273,9 +292,7 @@ void bench_learner(State& st, const std::string& type, const std::string& which,
   Result r;
   r.group = "learner";
   r.check = check;
-  const RnnpropConfig rp;
-  const OpCost step = type == "rnnprop" ? rnnprop_step_cost(n, rp.projection, rp.hidden)
-                                        : l2o_dm_step_cost(n, kHidden, true);
+  const OpCost step = learner_step_cost(type, n);
   if (which == "step") {
     r.op = type + "_step_eval";
     r.shape = "n=" + std::to_string(n) + ", save=false";
@@ -295,8 +312,7 @@ void bench_learner(State& st, const std::string& type, const std::string& which,
     for (int64_t t = 0; t < kSteps; ++t) dm.step(phi.data(), in.grads[t].data(), u.data(), true);
     r.op = type + "_segment_backward";
     r.shape = "n=" + std::to_string(n) + ", 20 steps BPTT";
-    r.cost = type == "rnnprop" ? rnnprop_backward_cost(n, kSteps, rp.projection, rp.hidden, kBlock)
-                               : l2o_dm_backward_cost(n, kSteps, kHidden, true, kBlock);
+    r.cost = learner_backward_cost(type, n);
     timed(st, std::move(r), budget, [&] { dm.backward(phi.data(), in.dl_du.data(), dphi.data()); });
   }
 }
@@ -914,7 +930,7 @@ int main(int argc, char** argv) {
           plans.push_back({"lstm", std::string(bwd ? "lstm_layer_backward" : "lstm_layer_forward") + "_in" + std::to_string(in), 1,
                            [&st, in, bwd](double b) { bench_lstm_layer(st, in, 20, bwd, b); }});
     if (a.want("learner"))
-      for (const char* type : {"l2o_dm", "rnnprop"})
+      for (const char* type : {"l2o_dm", "rnnprop", "l2o_scale"})
         for (const char* w : {"step", "fwd", "bwd"})
           plans.push_back({"learner",
                            std::string(type) + (w[0] == 's' ? "_step_eval" : w[0] == 'f' ? "_segment_forward" : "_segment_backward"),

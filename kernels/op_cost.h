@@ -179,6 +179,30 @@ inline OpCost rnnprop_backward_cost(int64_t n, int64_t steps, int64_t P, const s
   return c;
 }
 
+// L2O-Scale (kernels/l2o_scale_ops.h), per parameter of one tensor, H0 level-0 units (the
+// per-tensor and global levels are a few thousand FLOPs per tensor: left out). Forward: the 12
+// features (~60 FLOPs; asinh, sqrt and log per scale counted as 4 transcendental calls each), the
+// level-0 GRU on 12 + H0 inputs (gates 2H0, candidate H0 outputs), the readouts (direction, lr,
+// two decays: 4 H0-dots) and the step; bytes: the state in and out (H0 + 11 values each way), g,
+// u and the record written (wp = 8 H0 + 29 values). Backward: the cell's dx/dh and weight products
+// (twice the forward's multiply-adds), ~150 FLOPs of feature and readout algebra; bytes: the
+// record and the backward row (wb = 4 H0 + 8) read, the adjoints in and out.
+inline OpCost l2o_scale_step_cost(int64_t n, int64_t H0, int64_t elem_bytes = 4) {
+  const double N = double(n), H = double(H0), X = 12.0 + H;
+  OpCost c{N * (60.0 + 2.0 * X * 3.0 * H + 6.0 * H + 8.0 * H + 20.0),
+           elem_bytes * N * (2.0 * (H + 11.0) + 2.0 + 8.0 * H + 29.0), 0};
+  c.sigmoids = N * (2.0 * H + 3.0);
+  c.tanhs = N * (H + 4.0 * 4.0 + 1.0);
+  return c;
+}
+
+inline OpCost l2o_scale_backward_cost(int64_t n, int64_t steps, int64_t H0, int64_t elem_bytes = 4) {
+  const double N = double(n), H = double(H0), X = 12.0 + H;
+  OpCost per_step{N * (2.0 * 2.0 * X * 3.0 * H + 150.0 + 8.0 * H),
+                  elem_bytes * N * ((8.0 * H + 29.0) + (4.0 * H + 8.0) + 2.0 * (H + 11.0) + 2.0 * (H + 12.0)), 0};
+  return per_step.scaled(double(steps));
+}
+
 // Fully connected classifier (optimizees/mlp.h): sizes = {input, hidden..., classes}, batch rows.
 // Forward: per layer z = a w (GEMM) + b, activation (sigmoid cost) on hidden layers; softmax
 // cross-entropy ~ 6 FLOPs per logit (max, sub, exp, sum, div, log amortised). Backward: per layer
