@@ -8,6 +8,7 @@
 
 #include "kernels/rng.h"
 #include "kernels/cuda_context.cuh"
+#include "learners/learner.h"
 #include "optimizees/optimizee.h"
 
 namespace l2o_gpu {
@@ -108,6 +109,35 @@ inline void require_close(const std::vector<float>& got, const std::vector<float
   }
   INFO(what << ": " << bad << " of " << got.size() << " values outside rtol " << rtol << ", atol " << atol);
   REQUIRE(bad == 0);
+}
+
+// A CPU and a CUDA learner side by side over 2 epochs (the second from zero_state()) of 2 segments
+// of `steps` saved steps: every update within u_tol (rtol, atol_frac), every segment's dphi within
+// dphi_tol. gradients(n, seed) gives a step's gradient.
+template <typename Gradients>
+void compare_learners_over_segments(l2o::LearnerT<float>& cpu, l2o::LearnerT<float>& gpu, const std::vector<float>& phi,
+                                    int64_t n, int64_t steps, Gradients gradients, const double (&u_tol)[2],
+                                    const double (&dphi_tol)[2]) {
+  std::vector<float> u_cpu(n), u_gpu(n), dphi_cpu(cpu.num_params()), dphi_gpu(cpu.num_params());
+  for (int epoch = 0; epoch < 2; ++epoch) {
+    cpu.zero_state();
+    gpu.zero_state();
+    for (int seg = 0; seg < 2; ++seg) {
+      INFO("epoch " << epoch << ", segment " << seg);
+      cpu.begin_segment();
+      gpu.begin_segment();
+      for (int64_t k = 0; k < steps; ++k) {
+        const std::vector<float> g = gradients(n, 100 * epoch + 10 * seg + k);
+        cpu.step(phi.data(), g.data(), u_cpu.data(), true);
+        gpu.step(phi.data(), g.data(), u_gpu.data(), true);
+        require_close(u_gpu, u_cpu, u_tol[0], u_tol[1], "u");
+      }
+      const auto dl_du = random_floats(steps * n, -1.0f, 1.0f, 7 + seg);
+      cpu.backward(phi.data(), dl_du.data(), dphi_cpu.data());
+      gpu.backward(phi.data(), dl_du.data(), dphi_gpu.data());
+      require_close(dphi_gpu, dphi_cpu, dphi_tol[0], dphi_tol[1], "dphi");
+    }
+  }
 }
 
 }  // namespace l2o_gpu

@@ -81,26 +81,7 @@ TEST_CASE("the CUDA RNNprop learner equals the CPU learner over segments and a m
   auto gpu = make_learner<float>(cfg, Backend::cuda);
   const int64_t n = 1000, steps = 5;
   const auto phi = init_phi(11);
-  std::vector<float> u_cpu(n), u_gpu(n), dphi_cpu(cpu->num_params()), dphi_gpu(cpu->num_params());
   cpu->reset(n, steps);
   gpu->reset(n, steps);
-  for (int epoch = 0; epoch < 2; ++epoch) {  // the second epoch starts from zero_state()
-    cpu->zero_state();
-    gpu->zero_state();
-    for (int seg = 0; seg < 2; ++seg) {
-      INFO("epoch " << epoch << ", segment " << seg);
-      cpu->begin_segment();
-      gpu->begin_segment();
-      for (int64_t k = 0; k < steps; ++k) {
-        const auto g = gradients(n, 100 * epoch + 10 * seg + k);
-        cpu->step(phi.data(), g.data(), u_cpu.data(), true);
-        gpu->step(phi.data(), g.data(), u_gpu.data(), true);
-        require_close(u_gpu, u_cpu, 1e-4, 1e-5, "u");
-      }
-      const auto dl_du = random_floats(steps * n, -1.0f, 1.0f, 7 + seg);
-      cpu->backward(phi.data(), dl_du.data(), dphi_cpu.data());
-      gpu->backward(phi.data(), dl_du.data(), dphi_gpu.data());
-      require_close(dphi_gpu, dphi_cpu, 1e-3, 1e-4, "dphi");
-    }
-  }
+  compare_learners_over_segments(*cpu, *gpu, phi, n, steps, gradients, {1e-4, 1e-5}, {1e-3, 1e-4});
 }
