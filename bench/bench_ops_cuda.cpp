@@ -35,8 +35,10 @@
 #include "kernels/l2o_dm_fused.h"
 #include "kernels/mlp_ops.h"
 #include "kernels/optim.h"
+#include "kernels/l2o_scale_ops.h"
 #include "kernels/rnnprop_fused.h"
 #include "learners/l2o_dm.h"
+#include "learners/l2o_scale.h"
 #include "learners/rnnprop.h"
 
 using namespace l2o;
@@ -448,6 +450,100 @@ void bench_rp_backward(State& st, double budget) {
 }
 
 // ------------------------------------------------------------------------------------------------
+// L2O-Scale (kernels/l2o_scale_ops.h) on n coordinates in three tensors (n/2, n/3, the rest), from
+// the CPU learner's initial state: the eval step (the scratch slot) and a 20-step segment's
+// backward, each verified against the CPU op first. Tolerances are test_gpu's L2O-Scale ones.
+struct LscRef {
+  std::unique_ptr<L2oScale<float>> host;
+  L2oScaleShape s;  // offsets on the host
+  std::vector<float> phi, state0, grads, dl_du, u_eval, state_eval, records_seg, state_seg, dphi;
+};
+
+const LscRef& lsc_ref(int64_t n) {
+  static std::unique_ptr<LscRef> ref;
+  if (ref) return *ref;
+  ref = std::make_unique<LscRef>();
+  LscRef& f = *ref;
+  f.host = std::make_unique<L2oScale<float>>(L2oScaleConfig{});
+  f.host->set_tensor_sizes({n / 2, n / 3, n - n / 2 - n / 3});
+  f.host->reset(n, kSteps);
+  f.s = f.host->shape();
+  f.phi.resize(f.host->num_params());
+  f.host->init_params(0, f.phi.data());
+  f.host->build_initial_state(f.phi.data());
+  f.state0 = f.host->host_state();
+  f.grads = normal_values(kSteps * n, 5, 1.0);
+  for (int64_t i = 0; i < kSteps * n; ++i) f.grads[i] *= std::pow(10.0f, -1.0f - static_cast<float>(i % 4));
+  f.dl_du = normal_values(kSteps * n, 6, 1e-2);
+  std::vector<float> records(f.s.records_size(), 0.0f);
+  f.state_eval = f.state0;
+  f.u_eval.resize(n);
+  l2o_scale_step_cpu<float>(f.s, f.phi.data(), f.grads.data(),
+                            l2o_scale_state_view(f.s, f.state_eval.data(), records.data()), f.s.slots, f.u_eval.data());
+  f.state_seg = f.state0;
+  std::vector<float> u(n), ws(f.s.workspace_size());
+  const auto st = l2o_scale_state_view(f.s, f.state_seg.data(), records.data());
+  for (int64_t k = 0; k < kSteps; ++k) l2o_scale_step_cpu<float>(f.s, f.phi.data(), f.grads.data() + k * n, st, k, u.data());
+  f.records_seg = records;
+  f.dphi.resize(f.host->num_params());
+  l2o_scale_backward_cpu<float>(f.s, f.phi.data(), kSteps, st, f.dl_du.data(), ws.data(), f.dphi.data());
+  return f;
+}
+
+// The device copy of the reference: offsets, state and records, and their view.
+struct LscDevice {
+  L2oScaleShape s;
+  DeviceBuffer<int64_t> offs;
+  DeviceBuffer<float> phi, state, records;
+  L2oScaleState<float> view{};
+  LscDevice(const LscRef& f, const std::vector<float>& state0, const std::vector<float>& records0)
+      : s(f.s), offs(up(f.host->tensor_offsets())), phi(up(f.phi)), state(up(state0)), records(up(records0)) {
+    s.offs = offs.data();
+    view = l2o_scale_state_view(s, state.data(), records.data());
+  }
+};
+
+std::string lsc_shape_text(const L2oScaleShape& s) {
+  return "n=" + std::to_string(s.n) + " in " + std::to_string(s.tensors) + " tensors, H=[" + std::to_string(s.L.H0) +
+         "," + std::to_string(s.L.H1) + "," + std::to_string(s.L.H2) + "]";
+}
+
+void bench_lsc_step(State& st, double budget) {
+  const LscRef& f = lsc_ref(st.args.n);
+  LscDevice d(f, f.state0, std::vector<float>(f.s.records_size(), 0.0f));
+  auto g = up(std::vector<float>(f.grads.begin(), f.grads.begin() + f.s.n));
+  DeviceBuffer<float> u(f.s.n);
+  auto call = [&] { l2o_scale_step_cuda(d.s, d.phi.data(), g.data(), d.view, d.s.slots, u.data()); };
+  call();
+  Result r;
+  r.group = "fused";
+  r.op = "l2o_scale_step_eval";
+  r.shape = lsc_shape_text(f.s) + ", the scratch slot";
+  r.check.merge(compare("u", down(u).data(), f.u_eval.data(), f.s.n, 1e-5, 1e-3));
+  r.check.merge(compare("state", down(d.state).data(), f.state_eval.data(), f.s.state_size(), 1e-5, 1e-3));
+  r.check.what = "l2o_scale_step_cpu<float> (u, state)";
+  r.cost = l2o_scale_step_cost(f.s.n, f.s.L.H0);
+  timed(st, std::move(r), budget, call);  // the state runs on: the same work each step
+}
+
+void bench_lsc_backward(State& st, double budget) {
+  const LscRef& f = lsc_ref(st.args.n);
+  LscDevice d(f, f.state_seg, f.records_seg);
+  auto dl_du = up(f.dl_du);
+  DeviceBuffer<float> ws(f.s.workspace_size()), dphi(f.host->num_params());
+  auto call = [&] { l2o_scale_backward_cuda(d.s, d.phi.data(), kSteps, d.view, dl_du.data(), ws.data(), dphi.data()); };
+  call();
+  Result r;
+  r.group = "fused";
+  r.op = "l2o_scale_segment_backward";
+  r.shape = lsc_shape_text(f.s) + ", " + std::to_string(kSteps) + " steps BPTT";
+  r.check = compare("dphi", down(dphi).data(), f.dphi.data(), f.host->num_params(), 1e-4, 2e-3);
+  r.check.what = "l2o_scale_backward_cpu<float> on the CPU op's own 20-step segment (dphi)";
+  r.cost = l2o_scale_backward_cost(f.s.n, kSteps, f.s.L.H0);
+  timed(st, std::move(r), budget, call);
+}
+
+// ------------------------------------------------------------------------------------------------
 // MLP-orig's kernels between the cuBLAS GEMMs. Bytes and FLOPs by op_cost.h's conventions
 // (op_cost.h has the whole forward/backward only): sigmoid 4 FLOPs + the bias add, its derivative
 // y (1 - y) delta 3, softmax cross-entropy 6 per logit.
@@ -693,6 +789,8 @@ int main(int argc, char** argv) {
       plans.push_back({"fused", "rnnprop_fused_step_save", 1, [&st](double b) { bench_rp_step(st, true, b); }});
       plans.push_back({"fused", "rnnprop_fused_segment_forward", 2, [&st](double b) { bench_rp_forward(st, b); }});
       plans.push_back({"fused", "rnnprop_fused_segment_backward", 2, [&st](double b) { bench_rp_backward(st, b); }});
+      plans.push_back({"fused", "l2o_scale_step_eval", 1, [&st](double b) { bench_lsc_step(st, b); }});
+      plans.push_back({"fused", "l2o_scale_segment_backward", 2, [&st](double b) { bench_lsc_backward(st, b); }});
     }
     if (a.want("mlp"))
       for (const char* op : {"gather_rows", "bias_act_forward_sigmoid", "act_backward_sigmoid", "softmax_xent",
