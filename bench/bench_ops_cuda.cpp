@@ -483,7 +483,8 @@ const LscRef& lsc_ref(int64_t n) {
   f.state_seg = f.state0;
   std::vector<float> u(n), ws(f.s.workspace_size());
   const auto st = l2o_scale_state_view(f.s, f.state_seg.data(), records.data());
-  for (int64_t k = 0; k < kSteps; ++k) l2o_scale_step_cpu<float>(f.s, f.phi.data(), f.grads.data() + k * n, st, k, u.data());
+  for (int64_t k = 0; k < kSteps; ++k)
+    l2o_scale_step_cpu<float>(f.s, f.phi.data(), f.grads.data() + k * n, st, k, u.data());
   f.records_seg = records;
   f.dphi.resize(f.host->num_params());
   l2o_scale_backward_cpu<float>(f.s, f.phi.data(), kSteps, st, f.dl_du.data(), ws.data(), f.dphi.data());
