@@ -127,7 +127,7 @@ Trainer::Impl::Impl(const RunSpec& spec, const TrainerOptions& opt)
   if (spec.meta_loss != "sum" && segment_on_device(*learner_, *optimizee_)) throw InputError(kMeanLogRatioNotOnDevice);
   if (spec.carry_learner_state && !learner_->can_carry_state())
     throw InputError("$.training.carry_learner_state: the " + learner_->type() + " learner on backend " +
-                     backend_name(opt.backend) + " cannot carry its state across epochs (l2o_scale on the CPU can)");
+                     backend_name(opt.backend) + " cannot carry its state across epochs (l2o_scale can)");
 }
 
 void Trainer::Impl::start_or_resume() {

@@ -201,7 +201,7 @@ TEST_CASE("training.carry_learner_state is refused for learners that cannot carr
   } catch (const InputError& e) {
     CHECK(std::string(e.what()) ==
           "$.training.carry_learner_state: the l2o_dm learner on backend cpu cannot carry its state across epochs "
-          "(l2o_scale on the CPU can)");
+          "(l2o_scale can)");
   }
   REQUIRE(!std::filesystem::exists(o.run_dir));  // refused before anything was written
 }
