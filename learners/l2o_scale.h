@@ -10,6 +10,8 @@
 // per-parameter state with learned momentum. The level-1 and level-2 states enter the lower
 // levels as injected GRU biases; the global level reads the last tensor's state only (as the
 // code does). The optimizee's tensors come from set_tensor_sizes() (one tensor of n without it).
+// The step and backward are kernels/l2o_scale_ops.h's CPU ops; the CUDA twin of this learner
+// (l2o_scale_cuda.cu) runs their CUDA twins on device copies of the same state.
 //
 // Deviation (documented in docs/fidelity.md): the initial log learning rates, unseeded random in
 // the authors' code, are drawn from Rng(lr_init_seed, kStreamLearnerState) at every zero_state(),
