@@ -9,7 +9,7 @@ namespace l2o {
 
 EvalResult evaluate(UpdateRule& rule, const std::string& optimizer_label, const std::string& problem_name,
                     const ProblemConfig& problem, int64_t steps, const std::vector<uint64_t>& seeds,
-                    Backend backend) {
+                    Backend backend, const EvalProgress& progress) {
   auto t0 = std::chrono::steady_clock::now();
   EvalResult r;
   r.optimizer = optimizer_label;
@@ -24,6 +24,10 @@ EvalResult evaluate(UpdateRule& rule, const std::string& optimizer_label, const 
   const CoordRanges frozen = rule.learned() ? opt->learner_frozen() : CoordRanges{};
   rule.set_tensor_sizes(opt->tensor_sizes());  // before each reset below (L2O-Scale's per-tensor level)
   Batch batch;
+  auto seed_done = [&] {
+    const std::vector<float>& c = r.losses.back();
+    if (progress) progress(r.losses.size(), seeds.size(), c.empty() ? NAN : static_cast<double>(c.back()));
+  };
   for (uint64_t seed : seeds) {
     opt->init(seed, theta.data());
     Rng batches(seed, kStreamBatch);
@@ -35,6 +39,7 @@ EvalResult evaluate(UpdateRule& rule, const std::string& optimizer_label, const 
         evaluate_rollout_device(rule, *opt, frozen, theta.data(), batches, steps, &curve, &diverged)) {
       r.diverged += diverged ? 1 : 0;
       r.losses.push_back(std::move(curve));
+      seed_done();
       continue;
     }
     for (int64_t t = 0; t <= steps; ++t) {
@@ -51,6 +56,7 @@ EvalResult evaluate(UpdateRule& rule, const std::string& optimizer_label, const 
       for (int64_t i = 0; i < n; ++i) theta[i] += u[i];
     }
     r.losses.push_back(std::move(curve));
+    seed_done();
   }
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return r;

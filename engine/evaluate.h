@@ -23,12 +23,16 @@ struct EvalResult {
   std::string split;            // the data split it trained on ("" for data-free problems)
 };
 
+// Called after each seed's rollout with the seeds done, their total, and that seed's last
+// recorded loss (its last finite one when it diverged).
+using EvalProgress = std::function<void(size_t done, size_t total, double last_loss)>;
+
 // Runs `rule` on `problem` for each seed: theta_0 and the minibatch stream depend only on the
 // seed, so every optimizer sees the same instances. A non-finite loss ends that seed's run.
-// The optimizee runs on `backend`.
+// The optimizee runs on `backend`; `progress` (optional) hears of each finished seed.
 EvalResult evaluate(UpdateRule& rule, const std::string& optimizer_label, const std::string& problem_name,
                     const ProblemConfig& problem, int64_t steps, const std::vector<uint64_t>& seeds,
-                    Backend backend = Backend::cpu);
+                    Backend backend = Backend::cpu, const EvalProgress& progress = nullptr);
 
 // Steps per chunk of the device-resident rollout: one upload of minibatch indices and one
 // download of losses (the only synchronisation) per chunk.

@@ -1,5 +1,6 @@
 // l2o_eval: train optimizees with hand-designed or learned optimizers over several seeds and
 // write DIR/curves.csv and DIR/summary.json. Exit codes: 0 ok, 2 bad input, 1 internal error.
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -8,6 +9,7 @@
 #include "engine/atomic_file.h"
 #include "engine/evaluate.h"
 #include "engine/numerics.h"
+#include "engine/progress.h"
 #include "engine/rule_factory.h"
 #include "tools/cli_args.h"
 
@@ -161,7 +163,16 @@ static int run(int argc, char** argv) {
         chosen = &best;
       }
       auto& r = *chosen;
-      results.push_back(evaluate(*r.rule, r.label, problems[p], configs[p], steps, seed_list, backends[p]));
+      // A line per seed, so that a long evaluation logged to a file shows its progress and ETA.
+      const auto t0 = std::chrono::steady_clock::now();
+      const EvalProgress progress = [&](size_t done, size_t total, double last) {
+        const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        const double eta = secs / static_cast<double>(done) * static_cast<double>(total - done);
+        std::fprintf(stderr, "  %s %s: seed %zu/%zu done (last loss %.4g), %s elapsed, ETA %s\n", r.label.c_str(),
+                     problems[p].c_str(), done, total, last, Progress::format_duration(secs).c_str(),
+                     Progress::format_duration(eta).c_str());
+      };
+      results.push_back(evaluate(*r.rule, r.label, problems[p], configs[p], steps, seed_list, backends[p], progress));
       const EvalSummary s = summarize(results.back());
       std::fprintf(stderr, "%-24s %-12s final loss %.4g +/- %.3g (log10 of mean %.3f), %lld/%lld seeds finished, %.1fs\n",
                    r.label.c_str(), problems[p].c_str(), s.final_mean, s.final_std, s.log10_mean_final,
