@@ -175,7 +175,7 @@ class CudaConvNet : public CudaTwinOptimizee {
 // K c groups with per-task gamma/beta. Max-pool and ReLU do not care about the layout; one axis swap
 // each way puts the features in CudaConvNet's (example, c, h, w) order for the FC layer, which is
 // CudaMlpTasks' strided-batched GEMMs. Uses task 0's device copy of the dataset.
-class CudaConvTasks : public DeviceOptimizee {
+class CudaConvTasks : public CudaTaskBatch {
  public:
   explicit CudaConvTasks(std::vector<CudaConvNet*> tasks)
       : tasks_(std::move(tasks)), f_(*tasks_.front()), layout_(f_.layout_), blocks_(layout_.size()) {}
@@ -286,23 +286,14 @@ class CudaConvTasks : public DeviceOptimizee {
     feat_.resize(B * f_.features_);
     logits_.resize(B * f_.classes_);
     delta_.resize(B * f_.classes_);
-    loss_rows_.resize(B);
-    y_.resize(B);
-    task_loss_.resize(K);
-    std::vector<float> ones(per, 1.0f);
-    ones_.resize(per);
-    ones_.upload(ones.data(), per);
-    rows_ = B;
-    buffers_moved();
+    size_task_buffers(K, per);
   }
 
   std::vector<CudaConvNet*> tasks_;
   CudaConvNet& f_;                        // task 0: dataset, shapes, offsets
   std::vector<ConvBlockLayout> layout_;   // f_'s, with conv.n = per
   std::vector<CudaConvNet::Act> blocks_;  // K tasks' activations (task layout); inv_std (K, c_out)
-  int64_t rows_ = 0;
-  DeviceBuffer<float> x0_, col_, dcol_, da_, dp_, feat_, logits_, delta_, loss_rows_, task_loss_, ones_;
-  DeviceBuffer<int32_t> y_;
+  DeviceBuffer<float> x0_, col_, dcol_, da_, dp_, feat_, logits_, delta_;
 };
 
 }  // namespace

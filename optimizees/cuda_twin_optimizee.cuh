@@ -83,4 +83,28 @@ std::unique_ptr<DeviceOptimizee> make_mlp_tasks_cuda(const std::vector<Optimizee
 // The same for K conv nets (CudaConvNet) of one architecture on one dataset (convnet_cuda.cu).
 std::unique_ptr<DeviceOptimizee> make_convnet_tasks_cuda(const std::vector<OptimizeeT<float>*>& tasks);
 
+// The shared part of the CUDA task batches (K tasks as one computation: mlp_cuda.cu,
+// convnet_cuda.cu): the per-row losses, the per-task mean losses, the labels and a ones vector for
+// the per-task bias GEMVs, sized for B = K * per rows.
+class CudaTaskBatch : public DeviceOptimizee {
+ protected:
+  // Sizes those buffers for K tasks of `per` rows (after the subclass's own) and marks the buffers
+  // moved for graph caches.
+  void size_task_buffers(int64_t K, int64_t per) {
+    const int64_t B = K * per;
+    loss_rows_.resize(B);
+    y_.resize(B);
+    task_loss_.resize(K);
+    std::vector<float> ones(per, 1.0f);
+    ones_.resize(per);
+    ones_.upload(ones.data(), per);
+    rows_ = B;
+    buffers_moved();
+  }
+
+  int64_t rows_ = 0;  // the rows the buffers are sized for
+  DeviceBuffer<float> loss_rows_, task_loss_, ones_;
+  DeviceBuffer<int32_t> y_;
+};
+
 }  // namespace l2o

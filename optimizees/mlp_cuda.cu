@@ -98,7 +98,7 @@ class CudaMlp : public CudaTwinOptimizee {
 // theta and gradient are at k n (n = one task's parameters) and its `per` examples are rows
 // [k per, k per + per) of every activation, so each GEMM is one strided-batched call, each
 // elementwise op one launch over all rows. Uses task 0's device copy of the dataset.
-class CudaMlpTasks : public DeviceOptimizee {
+class CudaMlpTasks : public CudaTaskBatch {
  public:
   explicit CudaMlpTasks(std::vector<CudaMlp*> tasks) : tasks_(std::move(tasks)), first_(*tasks_.front()) {
     a_.resize(first_.sizes_.size());
@@ -184,22 +184,13 @@ class CudaMlpTasks : public DeviceOptimizee {
     }
     delta_.resize(B * widest);
     back_.resize(B * widest);
-    loss_rows_.resize(B);
-    y_.resize(B);
-    task_loss_.resize(K);
-    std::vector<float> ones(per, 1.0f);
-    ones_.resize(per);
-    ones_.upload(ones.data(), per);
-    rows_ = B;
-    buffers_moved();
+    size_task_buffers(K, per);
   }
 
   std::vector<CudaMlp*> tasks_;
   CudaMlp& first_;
-  int64_t rows_ = 0;
   std::vector<DeviceBuffer<float>> a_;
-  DeviceBuffer<float> delta_, back_, loss_rows_, task_loss_, ones_;
-  DeviceBuffer<int32_t> y_;
+  DeviceBuffer<float> delta_, back_;
 };
 
 }  // namespace
