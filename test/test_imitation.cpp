@@ -8,20 +8,18 @@
 #include "learners/l2o_dm.h"
 #include "optimizees/quadratic.h"
 #include "test/fd_check.h"
+#include "test/small_dm_problem.h"
 
 using namespace l2o;
 
 TEST_CASE("imitation loss gradient matches finite differences", "[imitation]") {
-  L2oDmConfig cfg;
-  cfg.hidden = {4, 3};
-  cfg.output_scale = 0.1;
-  L2oDm<double> dm(cfg);
-  Quadratic<double> q(3, 4, 0.5);
+  l2o_test::SmallDmProblem p(9, 2);
+  auto& dm = p.dm;
+  auto& q = p.q;
+  std::vector<double>& phi = p.phi;
+  const std::vector<double>& theta0 = p.theta0;
   const int64_t n = q.num_params(), steps = 4;
   const double omega = 0.7;
-  std::vector<double> phi(dm.num_params()), theta0(n);
-  dm.init_params(9, phi.data());
-  q.init(2, theta0.data());
   HandOptimizerConfig tc;
   tc.type = "adam";
   tc.lr = 0.05;

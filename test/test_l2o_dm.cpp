@@ -5,6 +5,7 @@
 
 #include "engine/segment.h"
 #include "test/fd_check.h"
+#include "test/small_dm_problem.h"
 #include "kernels/lstm.h"
 #include "learners/l2o_dm.h"
 #include "optimizees/quadratic.h"
@@ -96,15 +97,12 @@ TEST_CASE("learner segment backward matches finite differences of <r, u>", "[lst
 }
 
 TEST_CASE("meta-gradient of a full segment matches finite differences (detached optimizee gradients)", "[lstm]") {
-  L2oDmConfig cfg;
-  cfg.hidden = {4, 3};
-  cfg.output_scale = 0.1;
-  L2oDm<double> dm(cfg);
-  Quadratic<double> q(3, 4, 0.5);
+  l2o_test::SmallDmProblem p(3, 5);
+  auto& dm = p.dm;
+  auto& q = p.q;
+  std::vector<double>& phi = p.phi;
+  const std::vector<double>& theta0 = p.theta0;
   const int64_t n = q.num_params(), steps = 3;
-  std::vector<double> phi(dm.num_params()), theta0(n);
-  dm.init_params(3, phi.data());
-  q.init(5, theta0.data());
 
   std::vector<double> theta = theta0, dl_du, u, dphi(phi.size());
   dm.reset(n, steps);
@@ -143,15 +141,12 @@ TEST_CASE("meta-gradient of a full segment matches finite differences (detached 
 }
 
 TEST_CASE("the mean-log-ratio meta-gradient of a segment matches finite differences", "[lstm][meta_loss]") {
-  L2oDmConfig cfg;
-  cfg.hidden = {4, 3};
-  cfg.output_scale = 0.1;
-  L2oDm<double> dm(cfg);
-  Quadratic<double> q(3, 4, 0.5);
+  l2o_test::SmallDmProblem p(3, 5);
+  auto& dm = p.dm;
+  auto& q = p.q;
+  std::vector<double>& phi = p.phi;
+  const std::vector<double>& theta0 = p.theta0;
   const int64_t n = q.num_params(), steps = 4;
-  std::vector<double> phi(dm.num_params()), theta0(n);
-  dm.init_params(3, phi.data());
-  q.init(5, theta0.data());
   Batch none;
   const double f0 = q.loss_and_grad(theta0.data(), none, nullptr);
 
