@@ -175,7 +175,7 @@ class CudaConvNet : public CudaTwinOptimizee {
 // K c groups with per-task gamma/beta. Max-pool and ReLU do not care about the layout; one axis swap
 // each way puts the features in CudaConvNet's (example, c, h, w) order for the FC layer, which is
 // CudaMlpTasks' strided-batched GEMMs. Uses task 0's device copy of the dataset.
-class CudaConvTasks : public CudaTaskBatch {
+class CudaConvTasks : public CudaTaskBatchBuffers {
  public:
   explicit CudaConvTasks(std::vector<CudaConvNet*> tasks)
       : tasks_(std::move(tasks)), f_(*tasks_.front()), layout_(f_.layout_), blocks_(layout_.size()) {}

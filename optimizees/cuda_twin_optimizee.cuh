@@ -86,7 +86,7 @@ std::unique_ptr<DeviceOptimizee> make_convnet_tasks_cuda(const std::vector<Optim
 // The shared part of the CUDA task batches (K tasks as one computation: mlp_cuda.cu,
 // convnet_cuda.cu): the per-row losses, the per-task mean losses, the labels and a ones vector for
 // the per-task bias GEMVs, sized for B = K * per rows.
-class CudaTaskBatch : public DeviceOptimizee {
+class CudaTaskBatchBuffers : public DeviceOptimizee {
  protected:
   // Sizes those buffers for K tasks of `per` rows (after the subclass's own) and marks the buffers
   // moved for graph caches.

@@ -98,7 +98,7 @@ class CudaMlp : public CudaTwinOptimizee {
 // theta and gradient are at k n (n = one task's parameters) and its `per` examples are rows
 // [k per, k per + per) of every activation, so each GEMM is one strided-batched call, each
 // elementwise op one launch over all rows. Uses task 0's device copy of the dataset.
-class CudaMlpTasks : public CudaTaskBatch {
+class CudaMlpTasks : public CudaTaskBatchBuffers {
  public:
   explicit CudaMlpTasks(std::vector<CudaMlp*> tasks) : tasks_(std::move(tasks)), first_(*tasks_.front()) {
     a_.resize(first_.sizes_.size());
