@@ -1,11 +1,12 @@
 // Benchmarks of the CPU backend (issue 7): per-op microbenchmarks, the machine's fp32 GEMM rate,
 // the FLOP floor of a 20-step L2O-DM meta-iteration on MLP-orig, and end-to-end times for K tasks.
 //
-//   bench_ops_cpu [--max-seconds S] [--json FILE] [--only GROUPS] [--n N] [--tasks K,K,...]
+//   bench_ops_cpu [--max-seconds S] [--json FILE] [--only GROUPS] [--learners L,L] [--n N] [--tasks K,K,...]
 //                 [--data DIR] [--gemm-sizes N,N,...] [--min-reps R] [--backend cpu]
 //
 //   groups (--only, comma-separated; default all): lstm, learner, mlp, optim, gemm, act (float
 //                sigmoid/tanh rates, for the activation floor), e2e
+//   --learners   the learner group's learners [l2o_dm,rnnprop,l2o_scale]
 //   --n          coordinates for the lstm/learner/optim ops [15910 = MLP-orig]; e2e always uses MLP-orig
 //   --tasks      task counts K for e2e [1,8]: K optimizee instances (seeds) whose coordinates are
 //                concatenated for one learner of K*n coordinates; the optimizee runs per task
@@ -80,6 +81,7 @@ struct Args {
   double max_seconds = 120;
   std::string json, data = "data", backend = "cpu";
   std::vector<std::string> only = {"lstm", "learner", "mlp", "optim", "gemm", "act", "e2e"};
+  std::vector<std::string> learners = {"l2o_dm", "rnnprop", "l2o_scale"};  // of the learner group
   int64_t n = 15910;
   std::vector<int> tasks = {1, 8};
   std::vector<int64_t> gemm_sizes = {256, 512, 1024};
@@ -878,7 +880,7 @@ int usage(const char* why) {
   if (why) std::fprintf(stderr, "bench_ops_cpu: %s\n", why);
   std::fprintf(stderr,
                "usage: bench_ops_cpu [--max-seconds S] [--json FILE] [--only lstm,learner,mlp,optim,gemm,act,e2e]\n"
-               "                     [--n N] [--tasks 1,8] [--data DIR] [--gemm-sizes 256,512,1024] [--min-reps R] "
+               "                     [--learners l2o_dm,rnnprop,l2o_scale] [--n N] [--tasks 1,8] [--data DIR] [--gemm-sizes 256,512,1024] [--min-reps R] "
                "[--backend cpu]\n");
   return 2;
 }
@@ -895,6 +897,7 @@ int main(int argc, char** argv) {
     if (k == "--max-seconds") a.max_seconds = std::atof(val().c_str());
     else if (k == "--json") a.json = val();
     else if (k == "--only") a.only = split_csv(val());
+    else if (k == "--learners") a.learners = split_csv(val());
     else if (k == "--n") a.n = std::atoll(val().c_str());
     else if (k == "--data") a.data = val();
     else if (k == "--backend") a.backend = val();
@@ -916,6 +919,8 @@ int main(int argc, char** argv) {
     if (N < 16) return usage("--gemm-sizes: each size must be >= 16");
   for (int K : a.tasks)
     if (K < 1) return usage("--tasks: K must be >= 1");
+  for (const auto& l : a.learners)
+    if (l != "l2o_dm" && l != "rnnprop" && l != "l2o_scale") return usage(("unknown learner \"" + l + "\"").c_str());
   for (const auto& g : a.only)
     if (g != "lstm" && g != "learner" && g != "mlp" && g != "optim" && g != "gemm" && g != "act" && g != "e2e")
       return usage(("unknown group \"" + g + "\"").c_str());
@@ -930,10 +935,10 @@ int main(int argc, char** argv) {
           plans.push_back({"lstm", std::string(bwd ? "lstm_layer_backward" : "lstm_layer_forward") + "_in" + std::to_string(in), 1,
                            [&st, in, bwd](double b) { bench_lstm_layer(st, in, 20, bwd, b); }});
     if (a.want("learner"))
-      for (const char* type : {"l2o_dm", "rnnprop", "l2o_scale"})
+      for (const std::string& type : a.learners)
         for (const char* w : {"step", "fwd", "bwd"})
           plans.push_back({"learner",
-                           std::string(type) + (w[0] == 's' ? "_step_eval" : w[0] == 'f' ? "_segment_forward" : "_segment_backward"),
+                           type + (w[0] == 's' ? "_step_eval" : w[0] == 'f' ? "_segment_forward" : "_segment_backward"),
                            type[0] == 'l' ? 2.0 : 1.0, [&st, type, w](double b) { bench_learner(st, type, w, b); }});
     if (a.want("mlp"))
       for (bool g : {false, true})

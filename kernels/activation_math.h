@@ -58,6 +58,43 @@ L2O_HD float exp_approx(float x) {
   return p * int_bits_as_float((k + 127) << 23);
 }
 
+// ln x for float, error <= 2e-7 absolute below 2 and <= 1e-7 relative above (Cephes logf: the
+// mantissa in [sqrt(1/2), sqrt(2)) by bit manipulation, then a degree-9 polynomial), branch-free
+// like exp_approx so loops over it vectorise. Positive normal floats; +inf, 0, negatives and NaN
+// give inf, -inf, NaN and NaN as the library does (denormals are read as 0).
+L2O_HD float log_approx(float x) {
+  const int32_t bits = float_as_int_bits(x);
+  float e = static_cast<float>((bits >> 23) - 126);
+  float m = int_bits_as_float((bits & 0x007fffff) | 0x3f000000);  // [0.5, 1)
+  const bool low = m < 0.707106781186547524f;
+  // Arithmetic outside the selects: GCC does not speculate float ops (they may trap), so an
+  // operation inside a select's arm would keep a branch and stop the loops from vectorising.
+  e = e - (low ? 1.0f : 0.0f);
+  m = m + (low ? m : 0.0f) - 1.0f;
+  const float z = m * m;
+  float y = 7.0376836292e-2f;
+  y = y * m - 1.1514610310e-1f;
+  y = y * m + 1.1676998740e-1f;
+  y = y * m - 1.2420140846e-1f;
+  y = y * m + 1.4249322787e-1f;
+  y = y * m - 1.6668057665e-1f;
+  y = y * m + 2.0000714765e-1f;
+  y = y * m - 2.4999993993e-1f;
+  y = y * m + 3.3333331174e-1f;
+  y = y * m * z;
+  y += -2.12194440e-4f * e;
+  y += -0.5f * z;
+  float r = m + y + 0.693359375f * e;
+  // The special cases by integer tests on the bits: float compares with NaN/inf kept GCC from
+  // turning them into selects, and the loops from vectorising.
+  const int32_t mag = bits & 0x7fffffff;
+  r = mag == 0x7f800000 ? int_bits_as_float(0x7f800000) : r;  // +inf (-inf is negative below)
+  r = mag < 0x00800000 ? int_bits_as_float(static_cast<int32_t>(0xff800000)) : r;  // +-0, denormals
+  r = (bits < 0) & (mag >= 0x00800000) ? int_bits_as_float(0x7fc00000) : r;           // negatives
+  r = mag > 0x7f800000 ? x : r;                                                     // NaN
+  return r;
+}
+
 template <typename T>
 L2O_HD T sigmoid(T x) {
   return T(1) / (T(1) + exp(-x));
@@ -112,6 +149,52 @@ L2O_HD float tanh_act<float>(float x) {
   q = q * x2 + 2.26843463243900e-03f;
   q = q * x2 + 4.89352518554385e-03f;
   return x * p / q;
+}
+
+// exp, log and asinh as L2O-Scale's per-parameter features use them: the library in double (the
+// finite-difference checks), the branch-free approximations above in float.
+template <typename T>
+L2O_HD T exp_act(T x) {
+  return exp(x);
+}
+template <>
+L2O_HD float exp_act<float>(float x) {
+  return exp_approx(x);
+}
+template <typename T>
+L2O_HD T log_act(T x) {
+  return log(x);
+}
+template <>
+L2O_HD float log_act<float>(float x) {
+  return log_approx(x);
+}
+template <typename T>
+L2O_HD T asinh_act(T x) {
+  return asinh(x);
+}
+// Float asinh: its Taylor series below 1/2 (keeps tiny arguments' relative accuracy), else
+// sign(x) ln(|x| + sqrt(x^2 + 1)); both are computed and one selected, so it vectorises. Error <=
+// 3e-7 relative. Beyond 1e18 (where x^2 + 1 loses the 1) ln 2|x|, as the library.
+template <>
+L2O_HD float asinh_act<float>(float x) {
+  const float a = x < 0.0f ? -x : x;
+  const float a2 = a * a;
+  // asinh a = a + a^3 (-1/6 + 3/40 a^2 - 15/336 a^4 + ...) to the a^17 term: 4e-8 relative at 1/2
+  float s = 0.0115518009f;  // 2027025 / 175472640
+  s = s * a2 - 0.0139648438f;
+  s = s * a2 + 0.0173527644f;
+  s = s * a2 - 0.0223721591f;
+  s = s * a2 + 0.0303819444f;
+  s = s * a2 - 0.0446428571f;
+  s = s * a2 + 0.075f;
+  s = s * a2 - 0.166666667f;
+  s = a + a * a2 * s;
+  const bool huge = a > 1e18f;  // selects of computed values, as in log_approx: one log, no branch
+  const float t = a + sqrt(a2 + 1.0f);
+  const float big = log_approx(huge ? a : t) + (huge ? 0.693147181f : 0.0f);
+  const float r = a < 0.5f ? s : big;
+  return x < 0.0f ? -r : r;
 }
 
 template <typename T>

@@ -3,6 +3,7 @@
 // then the global level once).
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "kernels/l2o_scale_ops.h"
@@ -55,6 +56,133 @@ void check_l2o_scale_shape(const L2oScaleShape& s) {
             "L2O-Scale shape: n " << s.n << ", tensors " << s.tensors << ", slots " << s.slots);
 }
 
+namespace {
+
+// Parameters stepped together, innermost in every loop, so the compiler vectorises across them
+// (one AVX register of floats). The arithmetic per parameter is lsc_param_forward's,
+// lsc_param_direction's and lsc_param_readouts's (the CUDA twin's), in the same order.
+constexpr int kLanes = 8;
+
+// A block's lanes as one GCC vector, for the cell's and readouts' sums over hidden units: left to
+// itself the compiler vectorises those along the hidden units, with a transpose per step.
+template <typename T>
+struct LaneVec;
+template <>
+struct LaneVec<float> {
+  typedef float type __attribute__((vector_size(kLanes * sizeof(float))));
+};
+template <>
+struct LaneVec<double> {
+  typedef double type __attribute__((vector_size(kLanes * sizeof(double))));
+};
+// Always inlined, so the vector never crosses a call: GCC's -Wpsabi warnings about the 64-byte
+// double vector's calling convention without AVX-512 (here to the end of forward_block) are moot.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpsabi"
+template <typename T, typename V = typename LaneVec<T>::type>
+[[gnu::always_inline]] inline V lanes_of(const T* x) {
+  V v;
+  std::memcpy(&v, x, sizeof v);
+  return v;
+}
+template <typename T, typename V>
+[[gnu::always_inline]] inline void store_lanes(T* x, const V& v) {
+  std::memcpy(x, &v, sizeof v);
+}
+
+// Parameters p0 .. p0 + lanes - 1 of one tensor (tensor record tr): features, the level-0 cell,
+// the raw direction and the readouts, into their records R (stride wp from rec) and the new
+// state. Adds their new states and features to x1 and their squared directions to sq, in
+// parameter order. Idle lanes of a short block repeat its last parameter and are not stored.
+template <typename T>
+void forward_block(const L2oScaleLayout& L, const T* phi, const T* tr, T mean_lr, const T* g,
+                   const L2oScaleState<T>& st, T* rec, int64_t p0, int lanes, T* x1, double& sq) {
+  const int H = L.H0, X = kF;
+  T gv[kLanes], scl[kLanes], inp[kLanes], lrp[kLanes];
+  T h[kMaxHidden][kLanes], acc[kS][kLanes], ms[kS][kLanes];
+  for (int p = 0; p < kLanes; ++p) {
+    const int64_t q = p0 + std::min(p, lanes - 1);
+    gv[p] = g[q], scl[p] = st.scl[q], inp[p] = st.inp[q], lrp[p] = st.lr[q];
+    for (int j = 0; j < H; ++j) h[j][p] = st.h0[q * H + j];
+    for (int j = 0; j < kS; ++j) acc[j][p] = st.acc[q * kS + j], ms[j][p] = st.ms[q * kS + j];
+  }
+  // The features, as lsc_param_forward.
+  T f[kF][kLanes], lms[kS][kLanes], a[kS][kLanes], m2[kS][kLanes], d[kLanes];
+  for (int p = 0; p < kLanes; ++p) d[p] = inp[p];
+  const T zeros[kLanes] = {};
+  for (int j = 0; j < kS; ++j) {
+    if (j > 0)
+      for (int p = 0; p < kLanes; ++p) d[p] = std::sqrt(d[p]);
+    const T* se = tr[L.t_forced + j] != T(0) ? zeros : scl;
+    for (int p = 0; p < kLanes; ++p)
+      lsc_timescale(gv[p], d[p], acc[j][p], ms[j][p], se[p], a[j][p], m2[j][p], f[j][p], lms[j][p]);
+  }
+  for (int p = 0; p < kLanes; ++p) lsc_features_rest(&f[0][p], kLanes, &lms[0][p], kLanes, lrp[p] - mean_lr);
+  // The level-0 BiasGRU cell, as lsc_gru_forward: the same sums in the same order.
+  const T *Wg = phi + L.off[kG0W], *bg = phi + L.off[kG0B], *Wc = phi + L.off[kC0W], *bc = phi + L.off[kC0B];
+  const T* b0 = tr + L.t_b0;
+  T z[2 * kMaxHidden][kLanes], r[kMaxHidden][kLanes], u[kMaxHidden][kLanes], c[kMaxHidden][kLanes];
+  T hn[kMaxHidden][kLanes];
+  for (int j = 0; j < 2 * H; ++j)
+    for (int p = 0; p < kLanes; ++p) z[j][p] = bg[j] + b0[j];
+  using V = typename LaneVec<T>::type;
+  for (int k = 0; k < X + H; ++k) {
+    const V v = lanes_of(k < X ? f[k] : h[k - X]);
+    for (int j = 0; j < 2 * H; ++j) store_lanes(z[j], lanes_of(z[j]) + v * Wg[k * 2 * H + j]);
+  }
+  for (int j = 0; j < H; ++j)
+    for (int p = 0; p < kLanes; ++p) {
+      r[j][p] = lsc_sigmoid(z[j][p]);
+      u[j][p] = lsc_sigmoid(z[H + j][p]);
+      z[j][p] = bc[j] + b0[2 * H + j];
+    }
+  for (int k = 0; k < X + H; ++k) {
+    const V v = k < X ? lanes_of(f[k]) : lanes_of(r[k - X]) * lanes_of(h[k - X]);
+    for (int j = 0; j < H; ++j) store_lanes(z[j], lanes_of(z[j]) + v * Wc[k * H + j]);
+  }
+  for (int j = 0; j < H; ++j)
+    for (int p = 0; p < kLanes; ++p) {
+      c[j][p] = tanh_act(z[j][p]);
+      hn[j][p] = lsc_gru_blend(u[j][p], h[j][p], c[j][p]);
+    }
+  // The raw direction (lsc_param_direction) and the readouts (lsc_param_readouts).
+  T dir[kLanes], stepc[kLanes], lrparam[kLanes], scln[kLanes], inpn[kLanes], lrn[kLanes];
+  const T *upd = phi + L.off[kUpdW], *g2d = phi + L.off[kG2D], *wlr = phi + L.off[kLrW], *wscl = phi + L.off[kSclW],
+          *winp = phi + L.off[kInpW];
+  V s1 = {}, s2 = {}, vl = {}, vs = {}, vi = {};  // lsc_dot's sums, from 0 in the same order
+  for (int j = 0; j < H; ++j) {
+    const V hj = lanes_of(hn[j]);
+    s1 += hj * upd[j], vl += hj * wlr[j], vs += hj * wscl[j], vi += hj * winp[j];
+  }
+  for (int j = 0; j < kS; ++j) s2 += lanes_of(f[j]) * g2d[j];
+  T dl[kLanes], ds[kLanes], di[kLanes];
+  store_lanes(dir, s1 + s2), store_lanes(dl, vl), store_lanes(ds, vs), store_lanes(di, vi);
+  for (int p = 0; p < kLanes; ++p)
+    lsc_readouts(L, phi, lrp[p], dl[p], ds[p], di[p], stepc[p], lrparam[p], scln[p], inpn[p], lrn[p]);
+  // Records and the new state, lane by lane in parameter order.
+  for (int p = 0; p < lanes; ++p) {
+    const int64_t q = p0 + p;
+    T* R = rec + q * L.wp;
+    auto put = [&](int o, const T(*v)[kLanes], int count) {
+      for (int j = 0; j < count; ++j) R[o + j] = v[j][p];
+    };
+    put(L.o_h0p, h, H), put(L.o_accp, acc, kS), put(L.o_msp, ms, kS), put(L.o_f, f, kF);
+    put(L.o_r, r, H), put(L.o_u, u, H), put(L.o_c, c, H), put(L.o_h0n, hn, H), put(L.o_acc, a, kS);
+    put(L.o_ms, m2, kS);
+    R[L.o_sclp] = scl[p], R[L.o_inpp] = inp[p], R[L.o_lrp] = lrp[p], R[L.o_g] = gv[p], R[L.o_delta] = dir[p];
+    R[L.o_stepc] = stepc[p], R[L.o_lrparam] = lrparam[p], R[L.o_scln] = scln[p], R[L.o_inpn] = inpn[p];
+    for (int j = 0; j < H; ++j) st.h0[q * H + j] = hn[j][p];
+    for (int j = 0; j < kS; ++j) st.acc[q * kS + j] = a[j][p], st.ms[q * kS + j] = m2[j][p];
+    st.scl[q] = scln[p], st.inp[q] = inpn[p], st.lr[q] = lrn[p];
+    for (int j = 0; j < H; ++j) x1[j] += hn[j][p];
+    for (int j = 0; j < kF; ++j) x1[H + j] += f[j][p];
+    sq += static_cast<double>(dir[p]) * dir[p];
+  }
+}
+#pragma GCC diagnostic pop
+
+}  // namespace
+
 template <typename T>
 void l2o_scale_step_cpu(const L2oScaleShape& s, const T* phi, const T* g, const L2oScaleState<T>& st, int64_t slot,
                         T* u) {
@@ -62,8 +190,9 @@ void l2o_scale_step_cpu(const L2oScaleShape& s, const T* phi, const T* g, const 
   L2O_CHECK(slot >= 0 && slot <= s.slots, "slot " << slot << " outside [0, " << s.slots << "]");
   const L2oScaleLayout& L = s.L;
   const int64_t n = s.n;
-  const int H0 = L.H0, H1 = L.H1;
+  const int H1 = L.H1;
   T* gr = st.rec_g + slot * L.wg;
+  T* rec = st.rec_p + slot * n * L.wp;
   std::copy(st.h2, st.h2 + L.H2, gr + L.g_h2p);
   double sum = 0;  // the problem's mean log learning rate (use_problem_lr_mean, H:432-442)
   for (int64_t p = 0; p < n; ++p) sum += st.lr[p];
@@ -79,29 +208,16 @@ void l2o_scale_step_cpu(const L2oScaleShape& s, const T* phi, const T* g, const 
     lsc_tensor_bias(L, phi, st.h1 + k * H1, gr + L.g_h2p, tr);
     T* x1 = tr + L.t_x1;
     std::fill(x1, x1 + L.X1, T(0));
-    for (int64_t i = 0; i < m; ++i) {
-      const int64_t p = o + i;
-      T* R = st.rec_p + (slot * n + p) * L.wp;
-      lsc_param_forward(L, phi, static_cast<const T*>(tr), gr[L.g_meanlr], g[p], st.h0 + p * H0, st.acc + p * kS,
-                        st.ms + p * kS, st.scl[p], st.inp[p], st.lr[p], R);
-      for (int j = 0; j < H0; ++j) x1[j] += R[L.o_h0n + j];
-      for (int j = 0; j < kF; ++j) x1[H0 + j] += R[L.o_f + j];
-    }
+    double sq = 0;
+    for (int64_t i = 0; i < m; i += kLanes)
+      forward_block(L, phi, static_cast<const T*>(tr), gr[L.g_meanlr], g, st, rec, o + i,
+                    static_cast<int>(std::min<int64_t>(kLanes, m - i)), x1, sq);
     for (int j = 0; j < L.X1; ++j) x1[j] /= static_cast<T>(m);
     lsc_tensor_level1(L, phi, gr + L.g_h2p, tr);
     std::copy(tr + L.t_h1n, tr + L.t_h1n + H1, st.h1 + k * H1);
-    double sq = 0;
-    for (int64_t i = 0; i < m; ++i) {
-      const T dr = lsc_param_direction(L, phi, st.rec_p + (slot * n + o + i) * L.wp);
-      sq += static_cast<double>(dr) * dr;
-    }
     const T rms = std::sqrt(static_cast<T>(sq / m) + T(1e-16));
     tr[L.t_rms] = rms;
-    for (int64_t i = 0; i < m; ++i) {
-      const int64_t p = o + i;
-      u[p] = lsc_param_finish(L, phi, rms, st.rec_p + (slot * n + p) * L.wp, st.h0 + p * H0, st.acc + p * kS,
-                              st.ms + p * kS, st.scl + p, st.inp + p, st.lr + p);
-    }
+    for (int64_t p = o; p < o + m; ++p) u[p] = lsc_param_apply_rms(L, rms, rec + p * L.wp);
   }
   const T* last = st.rec_t + (slot * s.tensors + s.tensors - 1) * L.wt;
   lsc_global_level2(L, phi, last + L.t_h1n, gr);

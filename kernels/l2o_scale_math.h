@@ -6,6 +6,7 @@
 #pragma once
 #include <cstdint>
 
+#include "kernels/activation_math.h"
 #include "kernels/common.h"
 
 namespace l2o {
@@ -57,9 +58,12 @@ struct L2oScaleLayout {
 L2oScaleLayout make_l2o_scale_layout(int H0, int H1, int H2, double max_log_lr, const int64_t* block_offsets,
                                      int64_t num_params);
 
+// The float transcendentals are activation_math.h's branch-free approximations (<= 3e-7 relative),
+// so the CPU's loops over parameters vectorise and the GPU runs the same arithmetic; double keeps
+// the library.
 template <typename T>
 L2O_HD T lsc_sigmoid(T x) {
-  return T(1) / (T(1) + exp(-x));
+  return sigmoid(x);
 }
 
 template <typename T>
@@ -91,6 +95,12 @@ L2O_HD void lsc_affine_backward(int I, int O, const T* v, const T* W, const T* d
   }
 }
 
+// The GRU's new state from its update gate u, old state h and candidate c.
+template <typename T>
+L2O_HD T lsc_gru_blend(T u, T h, T c) {
+  return u * h + (T(1) - u) * c;
+}
+
 // BiasGRUCell (rnn_cells.py:46-68) on one row: [r, u] = sigmoid([x, h] Wg + bg + bias[0:2H]),
 // c = tanh([x, r h] Wc + bc + bias[2H:3H]), h' = u h + (1 - u) c. bias null: none (Layer2).
 template <typename T>
@@ -114,8 +124,8 @@ L2O_HD void lsc_gru_forward(int X, int H, const T* x, const T* h, const T* Wg, c
     for (int j = 0; j < H; ++j) z[j] += v * row[j];
   }
   for (int j = 0; j < H; ++j) {
-    c[j] = tanh(z[j]);
-    hn[j] = u[j] * h[j] + (T(1) - u[j]) * c[j];
+    c[j] = tanh_act(z[j]);
+    hn[j] = lsc_gru_blend(u[j], h[j], c[j]);
   }
 }
 
@@ -174,6 +184,28 @@ L2O_HD void lsc_gru_weight_grads(int X, int H, const T* x, const T* h, const T* 
 
 // ---- forward, one parameter ---------------------------------------------------------------------
 
+// One timescale of a parameter's features (utils.py:108-160): the momentum a at decay d, its mean
+// square m2 at decay se, the RMS-scaled momentum asinh(a / sqrt(m2)) and log m2.
+template <typename T>
+L2O_HD void lsc_timescale(T g, T d, T acc, T ms, T se, T& a, T& m2, T& scaled, T& log_ms) {
+  a = (T(1) - d) * g + d * acc;
+  m2 = (T(1) - se) * (a * a + T(1e-12)) + se * ms;
+  scaled = asinh_act(a / sqrt(m2 + T(1e-16)));
+  log_ms = log_act(m2 + T(1e-16));
+}
+
+// The features after the kS scaled momenta (f, at stride fs) from the log mean squares (lms, at
+// stride ls; H:497-531): products of neighbouring scales, the log mean squares about their mean
+// and the relative lr. The strides let a block of parameters keep each feature contiguous.
+template <typename T>
+L2O_HD void lsc_features_rest(T* f, int fs, const T* lms, int ls, T relative_lr) {
+  using namespace lsc;
+  for (int j = 0; j + 1 < kS; ++j) f[(kS + j) * fs] = f[j * fs] * f[(j + 1) * fs];
+  const T avg = (lms[0] + lms[ls] + lms[2 * ls] + lms[3 * ls]) / T(kS);
+  for (int j = 0; j < kS; ++j) f[(2 * kS - 1 + j) * fs] = lms[j * ls] - avg;
+  f[(kF - 1) * fs] = relative_lr;
+}
+
 // The features and the level-0 cell (H:458-531, utils.py:108-160) of one parameter with gradient
 // g and state (h0, acc, ms, scl, inp, lr) before the step, under its tensor's record `tr` (b0,
 // forced flags) and the problem's mean log lr. Writes the record R (the direction is left for
@@ -197,19 +229,10 @@ L2O_HD void lsc_param_forward(const L2oScaleLayout& L, const T* phi, const T* tr
   T* f = R + L.o_f;
   for (int j = 0; j < kS; ++j) {
     if (j > 0) d = sqrt(d);
-    const T a = (T(1) - d) * g + d * acc[j];
     const T se = tr[L.t_forced + j] != T(0) ? T(0) : scl;
-    const T m2 = (T(1) - se) * (a * a + T(1e-12)) + se * ms[j];
-    R[L.o_acc + j] = a;
-    R[L.o_ms + j] = m2;
-    f[j] = asinh(a / sqrt(m2 + T(1e-16)));
-    lms[j] = log(m2 + T(1e-16));
+    lsc_timescale(g, d, acc[j], ms[j], se, R[L.o_acc + j], R[L.o_ms + j], f[j], lms[j]);
   }
-  // Products of neighbouring scales, log mean squares about their mean, relative lr (H:497-531).
-  for (int j = 0; j + 1 < kS; ++j) f[kS + j] = f[j] * f[j + 1];
-  const T avg = (lms[0] + lms[1] + lms[2] + lms[3]) / T(kS);
-  for (int j = 0; j < kS; ++j) f[2 * kS - 1 + j] = lms[j] - avg;
-  f[kF - 1] = lr - mean_lr;
+  lsc_features_rest(f, 1, lms, 1, lr - mean_lr);
   lsc_gru_forward(kF, L.H0, f, R + L.o_h0p, phi + L.off[kG0W], phi + L.off[kG0B], phi + L.off[kC0W],
                   phi + L.off[kC0B], tr + L.t_b0, R + L.o_r, R + L.o_u, R + L.o_c, R + L.o_h0n);
 }
@@ -223,22 +246,32 @@ L2O_HD T lsc_param_direction(const L2oScaleLayout& L, const T* phi, T* R) {
   return dr;
 }
 
-// The step (H:623-706): the direction over its tensor's RMS, the learning rate with momentum
-// (clipped forward only), u = -exp(lr + offset) delta, the next decays; writes the new state.
+// The readouts of a parameter's new level-0 state (H:623-706) from its dot products with the lr,
+// scl and inp weights: the step log lr (clipped forward only), exp(lr + offset), the next decays
+// and the lr with momentum, from the old log lr lrp.
 template <typename T>
-L2O_HD T lsc_param_finish(const L2oScaleLayout& L, const T* phi, T rms, T* R, T* h0, T* acc, T* ms, T* scl, T* inp,
-                          T* lr) {
+L2O_HD void lsc_readouts(const L2oScaleLayout& L, const T* phi, T lrp, T lr_dot, T scl_dot, T inp_dot, T& stepc,
+                         T& lrparam, T& scln, T& inpn, T& lr_new) {
   using namespace lsc;
-  const T lrm = lsc_sigmoid(phi[L.off[kLrMom]]), offset = phi[L.off[kOffset]];
-  const T* h0n = R + L.o_h0n;
-  R[L.o_delta] /= rms;
-  const T step_lr = R[L.o_lrp] + lsc_dot(L.H0, h0n, phi + L.off[kLrW]) + phi[L.off[kLrB]];
+  const T lrm = lsc_sigmoid(phi[L.off[kLrMom]]);
+  const T step_lr = lrp + lr_dot + phi[L.off[kLrB]];
   const T hi = static_cast<T>(L.max_log_lr);
-  const T stepc = step_lr < T(-33) ? T(-33) : (step_lr > hi ? hi : step_lr);
-  R[L.o_stepc] = stepc;
-  R[L.o_lrparam] = exp(stepc + offset);
-  R[L.o_scln] = lsc_sigmoid(lsc_dot(L.H0, h0n, phi + L.off[kSclW]) + phi[L.off[kSclB]]);
-  R[L.o_inpn] = lsc_sigmoid(lsc_dot(L.H0, h0n, phi + L.off[kInpW]) + phi[L.off[kInpB]]);
+  stepc = step_lr < T(-33) ? T(-33) : (step_lr > hi ? hi : step_lr);
+  lrparam = exp_act(stepc + phi[L.off[kOffset]]);
+  scln = lsc_sigmoid(scl_dot + phi[L.off[kSclB]]);
+  inpn = lsc_sigmoid(inp_dot + phi[L.off[kInpB]]);
+  lr_new = lrm * lrp + (T(1) - lrm) * stepc;
+}
+
+// The step's readouts into the record and the new state: all of the step but the RMS division,
+// which needs the whole tensor's directions.
+template <typename T>
+L2O_HD void lsc_param_readouts(const L2oScaleLayout& L, const T* phi, T* R, T* h0, T* acc, T* ms, T* scl, T* inp,
+                               T* lr) {
+  using namespace lsc;
+  const T* h0n = R + L.o_h0n;
+  lsc_readouts(L, phi, R[L.o_lrp], lsc_dot(L.H0, h0n, phi + L.off[kLrW]), lsc_dot(L.H0, h0n, phi + L.off[kSclW]),
+               lsc_dot(L.H0, h0n, phi + L.off[kInpW]), R[L.o_stepc], R[L.o_lrparam], R[L.o_scln], R[L.o_inpn], *lr);
   for (int j = 0; j < L.H0; ++j) h0[j] = h0n[j];
   for (int j = 0; j < kS; ++j) {
     acc[j] = R[L.o_acc + j];
@@ -246,8 +279,21 @@ L2O_HD T lsc_param_finish(const L2oScaleLayout& L, const T* phi, T rms, T* R, T*
   }
   *scl = R[L.o_scln];
   *inp = R[L.o_inpn];
-  *lr = lrm * R[L.o_lrp] + (T(1) - lrm) * stepc;
+}
+
+// The direction over its tensor's RMS, and the update u = -exp(lr + offset) delta.
+template <typename T>
+L2O_HD T lsc_param_apply_rms(const L2oScaleLayout& L, T rms, T* R) {
+  R[L.o_delta] /= rms;
   return -R[L.o_lrparam] * R[L.o_delta];
+}
+
+// The whole step after the direction (H:623-706): the readouts and the new state, then u.
+template <typename T>
+L2O_HD T lsc_param_finish(const L2oScaleLayout& L, const T* phi, T rms, T* R, T* h0, T* acc, T* ms, T* scl, T* inp,
+                          T* lr) {
+  lsc_param_readouts(L, phi, R, h0, acc, ms, scl, inp, lr);
+  return lsc_param_apply_rms(L, rms, R);
 }
 
 // ---- forward, one tensor and the global level ------------------------------------------------------

@@ -60,3 +60,42 @@ TEST_CASE("elu_act is TensorFlow's exp(x) - 1 below zero, and its derivative fro
   REQUIRE(elu_grad_from_output(elu_act(-0.3)) == Approx(std::exp(-0.3)).epsilon(1e-15));
   REQUIRE(std::isnan(elu_act(std::numeric_limits<float>::quiet_NaN())));
 }
+
+TEST_CASE("log_approx and asinh_act (L2O-Scale's features) are accurate and follow the library at the edges",
+          "[math]") {
+  double worst_log = 0, worst_asinh = 0;
+  for (int i = -3000; i <= 3000; ++i) {  // 1e-30 .. 1e30, 33 points per decade, off the powers of 2
+    const float x = static_cast<float>(std::pow(10.0, i / 100.0) * 1.0001);
+    const double l = std::log(static_cast<double>(x));
+    worst_log = std::max(worst_log, std::fabs(log_approx(x) - l) / std::max(std::fabs(l), 1.0));
+    for (const float v : {x, -x}) {
+      const double a = std::asinh(static_cast<double>(v));
+      worst_asinh = std::max(worst_asinh, std::fabs(asinh_act(v) - a) / std::fabs(a));
+    }
+  }
+  for (int i = 1; i <= 200000; ++i) {  // the mantissa's full range, and both sides of asinh's switch
+    const float x = i * 2.5e-5f;      // (0, 5]
+    const double l = std::log(static_cast<double>(x));
+    worst_log = std::max(worst_log, std::fabs(log_approx(x) - l) / std::max(std::fabs(l), 1.0));
+    const double a = std::asinh(static_cast<double>(x));
+    worst_asinh = std::max(worst_asinh, std::fabs(asinh_act(x) - a) / a);
+  }
+  INFO("max error log (rel above 1 in magnitude, else abs) " << worst_log << ", rel asinh " << worst_asinh);
+  REQUIRE(worst_log < 2e-7);
+  REQUIRE(worst_asinh < 3e-7);
+  REQUIRE(log_approx(1.0f) == 0.0f);
+  REQUIRE(asinh_act(0.0f) == 0.0f);
+  const float inf = std::numeric_limits<float>::infinity();
+  REQUIRE(log_approx(inf) == inf);
+  REQUIRE(log_approx(0.0f) == -inf);
+  REQUIRE(std::isnan(log_approx(-1.0f)));
+  REQUIRE(std::isnan(log_approx(NAN)));
+  REQUIRE(asinh_act(inf) == inf);
+  REQUIRE(asinh_act(-inf) == -inf);
+  REQUIRE(std::isnan(asinh_act(NAN)));
+  REQUIRE(asinh_act(1e30f) == Approx(std::asinh(1e30)).epsilon(3e-7));
+  // double keeps the library (the finite-difference checks run in double)
+  REQUIRE(asinh_act(0.3) == std::asinh(0.3));
+  REQUIRE(log_act(0.3) == std::log(0.3));
+  REQUIRE(exp_act(0.3) == std::exp(0.3));
+}
