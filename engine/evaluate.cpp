@@ -92,7 +92,9 @@ static std::string csv_field(const std::string& s) {
   return q + "\"";
 }
 
-std::string curves_csv(const std::vector<EvalResult>& results) {
+bool thin_curve_keeps(int64_t t, int64_t rows) { return t <= 100 || t % 100 == 0 || t == rows - 1; }
+
+std::string curves_csv(const std::vector<EvalResult>& results, bool thin) {
   std::string out = "optimizer,problem,seed,step,loss\n";
   char line[512];
   for (const auto& r : results) {
@@ -100,6 +102,7 @@ std::string curves_csv(const std::vector<EvalResult>& results) {
     for (size_t k = 0; k < r.seeds.size(); ++k) {
       const auto& c = r.losses[k];
       for (size_t t = 0; t < c.size(); ++t) {
+        if (thin && !thin_curve_keeps(static_cast<int64_t>(t), static_cast<int64_t>(c.size()))) continue;
         std::snprintf(line, sizeof line, "%s,%s,%llu,%zu,%.9g\n", opt.c_str(), prob.c_str(),
                       static_cast<unsigned long long>(r.seeds[k]), t, c[t]);
         out += line;
@@ -115,10 +118,17 @@ std::string summary_json(const std::vector<EvalResult>& results) {
   nlohmann::json doc = nlohmann::json::array();
   for (const auto& r : results) {
     EvalSummary s = summarize(r);
+    // Each seed's final loss (null where it diverged), so that Table 1's per-seed statistics
+    // survive without the curves.
+    nlohmann::json finals = nlohmann::json::array();
+    for (const auto& c : r.losses)
+      finals.push_back(static_cast<int64_t>(c.size()) == r.steps + 1 ? finite_or_null(c.back()) : nlohmann::json());
     doc.push_back({{"optimizer", r.optimizer},
                    {"problem", r.problem},
                    {"steps", r.steps},
                    {"seeds", r.seeds.size()},
+                   {"seed_ids", r.seeds},
+                   {"final_losses", finals},
                    {"diverged", r.diverged},
                    {"final_loss_mean", finite_or_null(s.final_mean)},
                    {"final_loss_std", finite_or_null(s.final_std)},

@@ -57,7 +57,15 @@ struct EvalSummary {
 EvalSummary summarize(const EvalResult& r);
 
 // curves.csv rows (header `optimizer,problem,seed,step,loss`) and the summary.json document.
-std::string curves_csv(const std::vector<EvalResult>& results);
+// thin = true keeps only the rows thin_curve_keeps() names (curves_thin.csv): about 200 rows per
+// seed of a 10,000-step run instead of 10,001, small enough to commit beside summary.json so that a
+// report can be rebuilt on another machine (docs/results/README.md).
+std::string curves_csv(const std::vector<EvalResult>& results, bool thin = false);
 std::string summary_json(const std::vector<EvalResult>& results);
+
+// Whether row t of a seed's curve of `rows` rows is kept in curves_thin.csv: every step up to 100
+// (where the curves fall fastest), every 100th after, and the seed's last row (its final loss, or
+// where it diverged).
+bool thin_curve_keeps(int64_t t, int64_t rows);
 
 }  // namespace l2o

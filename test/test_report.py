@@ -106,6 +106,55 @@ class Report(unittest.TestCase):
             self.assertEqual(r.returncode, 2, bad)
             self.assertIn(why, r.stderr)
 
+    def test_thin_curves_and_summary_only_give_the_same_cells(self):
+        # Seed 0 finishes 250 steps at 1e-3, seed 1 at 1e-4, seed 2 diverges at step 137.
+        seeds = [[1.0] * 250 + [1e-3], [1.0] * 250 + [1e-4], [1.0] * 137]
+        full = os.path.join(self.d, "full")
+        write_eval(full, {("adam", "mlp_orig"): seeds})
+        with open(os.path.join(full, "summary.json")) as f:
+            doc = json.load(f)
+        doc["results"][0].update(steps=250, seeds=3, diverged=1, mean_log10_final_loss=-3.5)
+        with open(os.path.join(full, "summary.json"), "w") as f:
+            json.dump(doc, f)
+        # curves_thin.csv keeps steps 0-100, every 100th and each seed's last row (engine/evaluate.cpp).
+        thin = os.path.join(self.d, "thin")
+        os.makedirs(thin)
+        with open(os.path.join(full, "curves.csv")) as f, open(os.path.join(thin, "curves_thin.csv"), "w") as g:
+            rows = f.read().splitlines()
+            g.write(rows[0] + "\n")
+            for i, row in enumerate(rows[1:], start=1):
+                s, t = (int(x) for x in row.split(",")[2:4])
+                last = i + 1 == len(rows) or int(rows[i + 1].split(",")[2]) != s
+                if t <= 100 or t % 100 == 0 or last:
+                    g.write(row + "\n")
+        with open(os.path.join(thin, "summary.json"), "w") as f:
+            json.dump(doc, f)
+        per_seed = os.path.join(self.d, "per_seed")  # summary.json with final_losses, no curves
+        os.makedirs(per_seed)
+        with open(os.path.join(per_seed, "summary.json"), "w") as f:
+            json.dump({"results": [dict(doc["results"][0], final_losses=[1e-3, 1e-4, None], seed_ids=[0, 1, 2])]}, f)
+        old = os.path.join(self.d, "old")  # an older summary.json alone: the mean only
+        os.makedirs(old)
+        with open(os.path.join(old, "summary.json"), "w") as f:
+            json.dump(doc, f)
+        cell = "-3.50 \u00b1 0.50 (1 diverged)"
+        for d, want in ((full, cell), (thin, cell), (per_seed, cell), (old, "-3.50 (std not kept) (1 diverged)")):
+            out = os.path.join(self.d, "out_" + os.path.basename(d))
+            r = self.run_report("--eval", d, "--out", out)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            md = open(os.path.join(out, "report.md")).read()
+            self.assertIn(f"| MLP-orig | {want} |", md, d)
+            self.assertEqual(os.path.isfile(os.path.join(out, "mlp_orig.png")), d in (full, thin), d)
+        self.assertIn("summary only: its curves were not kept", md)
+        self.assertIn("\"std not kept\" marks", md)
+        # final_losses of the wrong length names the file and the problem.
+        with open(os.path.join(per_seed, "summary.json"), "w") as f:
+            json.dump({"results": [dict(doc["results"][0], final_losses=[1e-3])]}, f)
+        r = self.run_report("--eval", per_seed, "--out", os.path.join(self.d, "o"))
+        self.assertEqual(r.returncode, 2)
+        self.assertIn(os.path.join(per_seed, "summary.json") + ": adam on mlp_orig: final_losses is not a list of 3",
+                      r.stderr)
+
     def test_bad_run_arguments_name_the_problem(self):
         ev = os.path.join(self.d, "eval")
         write_eval(ev, {("adam", "mlp_orig"): [[1.0, 0.5]]})

@@ -1,5 +1,5 @@
 // l2o_eval: train optimizees with hand-designed or learned optimizers over several seeds and
-// write DIR/curves.csv and DIR/summary.json. Exit codes: 0 ok, 2 bad input, 1 internal error.
+// write DIR/curves.csv, DIR/curves_thin.csv and DIR/summary.json. Exit codes: 0 ok, 2 bad input, 1 internal error.
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -181,8 +181,9 @@ static int run(int argc, char** argv) {
   }
   std::filesystem::create_directories(out);
   write_file_atomic(out + "/curves.csv", curves_csv(results));
+  write_file_atomic(out + "/curves_thin.csv", curves_csv(results, /*thin=*/true));
   write_file_atomic(out + "/summary.json", summary_json(results));
-  std::fprintf(stderr, "wrote %s/curves.csv and %s/summary.json\n", out.c_str(), out.c_str());
+  std::fprintf(stderr, "wrote %s/curves.csv, curves_thin.csv and summary.json\n", out.c_str());
   return 0;
 }
 

@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# The command line that wrote report.md (third session). /work/runs/eval/* were the session's evaluation
-# directories (their summary.json files are copied to eval/ here; curves.csv are not committed).
-# Report from the finished full-protocol evaluations (third session): summaries copied for commit
-# (curves.csv stays out: 4.5 MB each); adds L2O-Scale, L2O-Scale-CL-IL and Figure A3's panel figure.
+# The command line that writes report.md. It reads the committed evaluations, eval/<name>/
+# (summary.json, and curves_thin.csv where l2o_eval wrote one: evaluations of the fifth session on), after
+# copying in those of this machine's /work/runs/eval/<name>/ (l2o_eval output directories).
+# Evaluations from before the thin curves have summary.json only: table cells without std or curve.
 set -u
-cd /work/main
+cd "$(dirname "$0")/../../.."
 R=docs/results/full
-evals=()
 for d in /work/runs/eval/*/; do
   d=${d%/}; [ -f "$d/summary.json" ] || continue
-  name=$(basename "$d"); mkdir -p "$R/eval/$name"; cp "$d/summary.json" "$R/eval/$name/"
-  evals+=(--eval "$d")
+  name=$(basename "$d"); mkdir -p "$R/eval/$name"
+  cp "$d/summary.json" "$R/eval/$name/"
+  [ -f "$d/curves_thin.csv" ] && cp "$d/curves_thin.csv" "$R/eval/$name/"
 done
+evals=()
+for d in "$R"/eval/*/; do evals+=(--eval "${d%/}"); done
 maps=(--label-map "l2o:l2o_dm/best=L2O-DM" --label-map "l2o:rnnprop/best=RNNprop" --label-map "l2o:l2o_dm_cl_il/best=L2O-DM-CL-IL" --label-map "l2o:rnnprop_cl_il/best=RNNprop-CL-IL"
       --label-map "l2o:l2o_scale/best=L2O-Scale" --label-map "l2o:l2o_scale_cl_il/best=L2O-Scale-CL-IL"
       --label-map "l2o:l2o_scale_reset_state/best=L2O-Scale")
