@@ -6,6 +6,24 @@
 
 namespace l2o {
 
+std::string cpu_build_isa() {
+#if defined(__AVX512F__)
+  std::string isa = "AVX-512";
+#elif defined(__AVX2__)
+  std::string isa = "AVX2";
+#elif defined(__AVX__)
+  std::string isa = "AVX";
+#elif defined(__SSE2__)
+  std::string isa = "SSE2";
+#else
+  std::string isa = "scalar";
+#endif
+#if defined(__FMA__)
+  isa += "+FMA";
+#endif
+  return isa;
+}
+
 ResolvedBackend resolve_backend(const std::string& requested, const ProblemConfig& problem) {
   ResolvedBackend r;
   r.device = "cpu";

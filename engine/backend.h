@@ -21,6 +21,11 @@ struct ResolvedBackend {
 // it can run the problem, else the CPU, and says why in `note`.
 ResolvedBackend resolve_backend(const std::string& requested, const ProblemConfig& problem);
 
+// The vector instructions this binary's CPU code was compiled for ("AVX-512+FMA", "AVX2+FMA",
+// "AVX", "SSE2"; -march, CMakeLists.txt). CPU results are bit-identical only between binaries of the
+// same commit and instructions: sums are vectorised, and wider vectors round them differently.
+std::string cpu_build_isa();
+
 // A whole meta-segment (engine/segment.h's meta_segment) on the device, when the learner and the
 // optimizee are both the CUDA backend's; returns false and does nothing otherwise (always, in a
 // build without CUDA). Same contract and results as meta_segment.

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "engine/atomic_file.h"
+#include "engine/backend.h"
 #include "engine/run_spec.h"
 
 namespace fs = std::filesystem;
@@ -177,10 +178,23 @@ TEST_CASE("l2o_train records the backend that ran: auto falls back to the CPU an
   REQUIRE(r.code == 0);
   REQUIRE_THAT(r.out, Catch::Contains("auto: CPU backend (") && Catch::Contains("(backend cpu on cpu)"));
   const std::string spec = l2o::read_file(d + "/spec.json");
-  REQUIRE_THAT(spec, Catch::Contains("\"backend\": \"auto\"") && Catch::Contains("\"ran_on\": \"cpu on cpu\""));
-  // The recorded spec (with ran_on) is itself a valid spec: the run resumes from it.
+  const std::string ran_on = "\"ran_on\": \"cpu on cpu, built for " + l2o::cpu_build_isa() + "\"";
+  REQUIRE_THAT(spec, Catch::Contains("\"backend\": \"auto\"") && Catch::Contains(ran_on));
+  // The recorded spec (with ran_on) is itself a valid spec: the run resumes from it, silently with
+  // the same binary.
   Run again = run("l2o_train --resume " + d);
   INFO(again.out);
   REQUIRE(again.code == 0);
+  REQUIRE_THAT(again.out, !Catch::Contains("warning"));
+  // Started by another build (ran_on and git_commit are informational: outside the spec digest),
+  // it resumes with a warning that names both.
+  std::string other = spec;
+  other.replace(other.find(ran_on), ran_on.size(), "\"ran_on\": \"cpu on cpu, built for SSE9\"");
+  l2o::write_file_atomic(d + "/spec.json", other);
+  Run moved = run("l2o_train --resume " + d);
+  INFO(moved.out);
+  REQUIRE(moved.code == 0);
+  REQUIRE_THAT(moved.out, Catch::Contains("was started by commit") && Catch::Contains("built for SSE9") &&
+                              Catch::Contains("not necessarily bit for bit"));
   fs::remove_all(d);
 }

@@ -58,9 +58,20 @@ static int run(int argc, char** argv) {
   if (!rb.note.empty()) std::fprintf(stderr, "l2o_train: %s\n", rb.note.c_str());
   opt.backend = rb.kind;
   const std::string backend = std::string(backend_name(rb.kind)) + " on " + rb.device;
+  // What the numbers depend on besides the spec: the commit and, on the CPU, the binary's vector
+  // instructions (engine/backend.h cpu_build_isa).
+  const std::string ran_on = rb.kind == Backend::cpu ? backend + ", built for " + cpu_build_isa() : backend;
   if (!opt.resume) {  // train() writes the resolved spec once everything it needs is built
     spec.resolved["git_commit"] = L2O_GIT_COMMIT;  // the commit this binary was built from
-    spec.resolved["ran_on"] = backend;             // informational: what "backend" resolved to
+    spec.resolved["ran_on"] = ran_on;              // informational: what "backend" resolved to, and how
+  } else {
+    const std::string was_commit = spec.resolved.value("git_commit", ""), was_on = spec.resolved.value("ran_on", "");
+    if (was_commit != L2O_GIT_COMMIT || was_on != ran_on)
+      std::fprintf(stderr,
+                   "l2o_train: warning: %s was started by commit %s on \"%s\"; this binary is commit %s on \"%s\": it "
+                   "continues the run, but not necessarily bit for bit (docs/reliability.md, \"Resuming\")\n",
+                   opt.run_dir.c_str(), was_commit.empty() ? "?" : was_commit.c_str(), was_on.c_str(), L2O_GIT_COMMIT,
+                   ran_on.c_str());
   }
   Trainer trainer(spec, opt);  // builds everything that can fail on input; writes nothing yet
   std::fprintf(stderr, "l2o_train: %s %s on %s (backend %s), %lld epochs x %lld steps, run dir %s\n",
