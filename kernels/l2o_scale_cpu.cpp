@@ -6,6 +6,8 @@
 #include <cstring>
 #include <vector>
 
+#include <Eigen/Dense>
+
 #include "kernels/l2o_scale_ops.h"
 
 namespace l2o {
@@ -181,6 +183,35 @@ void forward_block(const L2oScaleLayout& L, const T* phi, const T* tr, T mean_lr
 }
 #pragma GCC diagnostic pop
 
+// The level-0 cell's weight gradients over a tensor's m parameters at one step, as
+// lsc_gru_weight_grads summed over them (the CUDA twin's product sums), but as GEMMs over their
+// records R (stride wp: features f, old state h) and backward rows B (stride wb: dzg, dzc, r h):
+// dWg += [f, h]^T dzg, dWc += [f, r h]^T dzc. The bias sums run in parameter order.
+template <typename T>
+void level0_weight_grads(const L2oScaleLayout& L, const T* R, const T* B, int64_t m, T* dWg, T* dbg, T* dWc, T* dbc,
+                         T* db0) {
+  using Rows = Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>, 0,
+                          Eigen::OuterStride<>>;
+  using Out = Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>;
+  const int H = L.H0;
+  const Rows f(R + L.o_f, m, kF, Eigen::OuterStride<>(L.wp)), h(R + L.o_h0p, m, H, Eigen::OuterStride<>(L.wp));
+  const Rows dzg(B + L.b_dzg, m, 2 * H, Eigen::OuterStride<>(L.wb)), dzc(B + L.b_dzc, m, H, Eigen::OuterStride<>(L.wb));
+  const Rows rh(B + L.b_rh, m, H, Eigen::OuterStride<>(L.wb));
+  Out wg(dWg, kF + H, 2 * H), wc(dWc, kF + H, H);
+  wg.topRows(kF).noalias() += f.transpose() * dzg;
+  wg.bottomRows(H).noalias() += h.transpose() * dzg;
+  wc.topRows(kF).noalias() += f.transpose() * dzc;
+  wc.bottomRows(H).noalias() += rh.transpose() * dzc;
+  T sg[2 * kMaxHidden] = {}, sc[kMaxHidden] = {};
+  for (int64_t i = 0; i < m; ++i) {
+    const T* b = B + i * L.wb;
+    for (int j = 0; j < 2 * H; ++j) sg[j] += b[L.b_dzg + j];
+    for (int j = 0; j < H; ++j) sc[j] += b[L.b_dzc + j];
+  }
+  for (int j = 0; j < 2 * H; ++j) dbg[j] += sg[j], db0[j] += sg[j];
+  for (int j = 0; j < H; ++j) dbc[j] += sc[j], db0[2 * H + j] += sc[j];
+}
+
 }  // namespace
 
 template <typename T>
@@ -295,10 +326,10 @@ void l2o_scale_backward_cpu(const L2oScaleShape& s, const T* phi, int64_t steps,
                             static_cast<const T*>(next.acc + p * kS), static_cast<const T*>(next.ms + p * kS),
                             dh_all + p * H0, df_all + p * kF, Bw, prev.h0 + p * H0, prev.acc + p * kS,
                             prev.ms + p * kS, prev.scl + p, prev.inp + p, prev.lr + p);
-        lsc_gru_weight_grads(kF, H0, R + L.o_f, R + L.o_h0p, R + L.o_r, static_cast<const T*>(Bw + L.b_dzg),
-                             static_cast<const T*>(Bw + L.b_dzc), D(kG0W), D(kG0B), D(kC0W), D(kC0B), db0.data());
         dlr_sum += Bw[L.b_dlr];
       }
+      level0_weight_grads(L, st.rec_p + (t * n + o) * L.wp, rows + (t * n + o) * L.wb, m, D(kG0W), D(kG0B), D(kC0W),
+                          D(kC0B), db0.data());
       lsc_tensor_back_bias(L, phi, tr, h2p, static_cast<const T*>(db0.data()), prev.h1 + k * H1, prev.h2, dphi);
     }
     for (int64_t p = 0; p < n; ++p) prev.lr[p] -= dlr_sum / static_cast<T>(n);  // through the mean log lr
