@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The supplement's Figure A1: plain L2O-DM (specs/l2o_dm.json) trained at several (N_train, N_valid)
+# settings, RUNS runs (training seeds) each; every run's best model evaluated on MLP-orig; the final
+# losses plotted per setting (tools/figure_a1). Reruns continue: a finished or interrupted run is
+# resumed, an existing evaluation kept.
+#   tools/figure_a1.sh                      reduced: 3 settings x 3 runs x 500 epochs, 10 seeds x 10,000 steps
+#   EPOCHS=5000 RUNS=20 tools/figure_a1.sh  the supplement's budget and run count (days on 2 CPU cores)
+#   SETTINGS="100:100 100:200 200:200"      N_train:N_valid pairs (multiples of the 20-step unroll)
+# Output: $OUT (runs/figure_a1) / <setting>_seed<r>/ (runs), eval/, figure_a1.png, figure_a1.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SETTINGS=${SETTINGS:-"100:100 100:200 200:200"}
+RUNS=${RUNS:-3}
+EPOCHS=${EPOCHS:-500}
+STEPS=${STEPS:-10000}
+SEEDS=${SEEDS:-10}
+OUT=${OUT:-runs/figure_a1}
+BUILD=${BUILD:-build}
+[ -x "$BUILD/l2o_train" ] || { tools/setup.sh; tools/build.sh; }
+
+evals=()
+for s in $SETTINGS; do
+  nt=${s%%:*}; nv=${s#*:}
+  [[ "$nt" =~ ^[0-9]+$ && "$nv" =~ ^[0-9]+$ && "$s" == *:* ]] || {
+    echo "figure_a1: SETTINGS entry \"$s\": expected N_TRAIN:N_VALID" >&2; exit 2; }
+  for ((r = 0; r < RUNS; r++)); do
+    name=nt${nt}_nv${nv}_seed${r}
+    run=$OUT/$name
+    if [ -f "$run/checkpoints/state.safetensors" ]; then
+      "$BUILD/l2o_train" --resume "$run"
+    else
+      "$BUILD/l2o_train" specs/l2o_dm.json --out "$run" --set seed="$r" --set training.epochs="$EPOCHS" \
+        --set training.n_train="$nt" --set validation.n_valid="$nv"
+    fi
+    ev=$OUT/eval/$name
+    [ -f "$ev/summary.json" ] || "$BUILD/l2o_eval" --optimizer "$run/checkpoints/best.safetensors" \
+      --problem mlp_orig --steps "$STEPS" --seeds "$SEEDS" --out "$ev"
+    evals+=("$ev")
+  done
+done
+tools/figure_a1 "${evals[@]}" -o "$OUT/figure_a1.png" --md "$OUT/figure_a1.md" \
+  --title "L2O-DM on MLP-orig by N_train/N_valid: $RUNS runs x $EPOCHS epochs, $SEEDS seeds x $STEPS steps"
+echo "figure_a1: $OUT/figure_a1.png and $OUT/figure_a1.md"
