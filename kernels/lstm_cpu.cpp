@@ -36,10 +36,11 @@ void preprocess_cpu(int64_t n, const T* g, T log_k, T* x) {
 // lower to the widest SIMD the target has; the summation order is fixed (bias, then k ascending).
 #if defined(__AVX512F__)
 constexpr int kVecBytes = 64;
+constexpr int64_t kChunkVecs = 4;  // 16 accumulators + 4 inputs of AVX-512's 32 registers
 #else
 constexpr int kVecBytes = 32;
+constexpr int64_t kChunkVecs = 2;  // 8 + 2 of AVX2's 16: with 4, the 20 live vectors spill
 #endif
-constexpr int64_t kChunkVecs = 4;
 
 template <typename T>
 struct Simd {
