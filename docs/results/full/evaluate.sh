@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Every evaluation the report reads (make_report.sh), as l2o_eval commands: the full protocol, 10
+# seeds x 10,000 steps on the official test split, one model (or the baselines) on one problem each,
+# into runs/eval/<name>/. An evaluation is skipped when runs/eval/<name> already holds a
+# summary.json, or when eval/<name> here holds one with its curves_thin.csv (so a fresh machine
+# reruns just the evaluations whose curves were never committed). Sequential, one thread, nice 10.
+#   docs/results/full/evaluate.sh                 all of them, in the order below
+#   ONLY=mlp_relu docs/results/full/evaluate.sh   those whose name contains this text
+#   NEW_ONLY=1 docs/results/full/evaluate.sh      skip those with any committed summary.json
+#   LIST=1 docs/results/full/evaluate.sh          print what would run
+# Binary: runs/bin/l2o_eval (long_runs.sh build), else build/l2o_eval.
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+here=docs/results/full
+bin=runs/bin/l2o_eval
+[ -x "$bin" ] || bin=build/l2o_eval
+[ -x "$bin" ] || { echo "evaluate: no l2o_eval: run docs/results/full/long_runs.sh build" >&2; exit 2; }
+A=docs/results/authors_models/checkpoints
+# name prefix = model; each is evaluated on every problem below (name: <prefix>_<problem>).
+models=(
+  "ours_l2o_dm $here/runs/l2o_dm/checkpoints/best.safetensors"
+  "ours_l2o_dm_cl_il $here/runs/l2o_dm_cl_il_seed0/checkpoints/best.safetensors"
+  "authors_dm_cl_il $A/dm_cl_il.safetensors"
+  "authors_dm $A/dm.safetensors"
+  "ours_rnnprop docs/results/rnnprop/runs/rnnprop/checkpoints/best.safetensors"
+  "ours_rnnprop_cl_il docs/results/rnnprop/runs/rnnprop_cl_il/checkpoints/best.safetensors"
+  "authors_rnnprop $A/rnnprop.safetensors"
+  "authors_rnnprop_cl_il $A/rnnprop_cl_il.safetensors"
+  "ours_l2o_scale_reset_state docs/results/l2o_scale/runs/l2o_scale_reset_state/checkpoints/best.safetensors"
+  "ours_l2o_scale_cl_il_v2 docs/results/l2o_scale/runs/l2o_scale_cl_il/checkpoints/best.safetensors"
+  "baselines_now adam,rmsprop,sgd,momentum,adagrad"
+)
+problems=(mlp_orig mlp_relu mlp_deeper conv_cifar_standin conv_mnist)
+export OMP_NUM_THREADS=1 L2O_DATA_DIR=${L2O_DATA_DIR:-$PWD/data}
+for p in "${problems[@]}"; do
+  for m in "${models[@]}"; do
+    prefix=${m%% *}; opt=${m#* }; name=${prefix}_$p
+    [[ -z "${ONLY:-}" || "$name" == *"$ONLY"* ]] || continue
+    [ -f "runs/eval/$name/summary.json" ] && continue
+    [ -f "$here/eval/$name/summary.json" ] && [ -f "$here/eval/$name/curves_thin.csv" ] && continue
+    [ -n "${NEW_ONLY:-}" ] && [ -f "$here/eval/$name/summary.json" ] && continue
+    args=(--optimizer "$opt" --problem "$p" --steps 10000 --seeds 10 --out "runs/eval/$name")
+    # The baselines pick their lr per problem on separate selection seeds (never the reported ones).
+    [ "$prefix" = baselines_now ] && args+=(--lr-grid 0.001,0.003,0.01,0.03,0.1)
+    if [ -n "${LIST:-}" ]; then echo "$bin ${args[*]}"; continue; fi
+    mkdir -p runs/eval
+    echo "evaluate: $name ($(date -u +%H:%M) UTC)" >&2
+    nice -n 10 "$bin" "${args[@]}" >"runs/eval/$name.log" 2>&1 || {
+      echo "evaluate: $name failed (runs/eval/$name.log):" >&2; tail -3 "runs/eval/$name.log" >&2; }
+  done
+done
