@@ -8,6 +8,7 @@
 #   ONLY=mlp_relu docs/results/full/evaluate.sh   those whose name contains this text
 #   NEW_ONLY=1 docs/results/full/evaluate.sh      skip those with any committed summary.json
 #   LIST=1 docs/results/full/evaluate.sh          print what would run
+#   BACKEND=cuda docs/results/full/evaluate.sh    on a GPU (default cpu; summary.json records it)
 # Binary: runs/bin/l2o_eval (long_runs.sh build), else build/l2o_eval.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
@@ -39,7 +40,8 @@ for p in "${problems[@]}"; do
     [ -f "runs/eval/$name/summary.json" ] && continue
     [ -f "$here/eval/$name/summary.json" ] && [ -f "$here/eval/$name/curves_thin.csv" ] && continue
     [ -n "${NEW_ONLY:-}" ] && [ -f "$here/eval/$name/summary.json" ] && continue
-    args=(--optimizer "$opt" --problem "$p" --steps 10000 --seeds 10 --out "runs/eval/$name")
+    args=(--optimizer "$opt" --problem "$p" --steps 10000 --seeds 10 --backend "${BACKEND:-cpu}"
+          --out "runs/eval/$name")
     # The baselines pick their lr per problem on separate selection seeds (never the reported ones).
     [ "$prefix" = baselines_now ] && args+=(--lr-grid 0.001,0.003,0.01,0.03,0.1)
     if [ -n "${LIST:-}" ]; then echo "$bin ${args[*]}"; continue; fi
