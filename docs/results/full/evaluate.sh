@@ -9,12 +9,13 @@
 #   NEW_ONLY=1 docs/results/full/evaluate.sh      skip those with any committed summary.json
 #   LIST=1 docs/results/full/evaluate.sh          print what would run
 #   BACKEND=cuda docs/results/full/evaluate.sh    on a GPU (default cpu; summary.json records it)
-# Binary: runs/bin/l2o_eval (long_runs.sh build), else build/l2o_eval.
+# Binary: $BIN, else runs/bin/l2o_eval (long_runs.sh build: CPU only), else build/l2o_eval (the one
+# with CUDA, taken for BACKEND=cuda).
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 here=docs/results/full
-bin=runs/bin/l2o_eval
-[ -x "$bin" ] || bin=build/l2o_eval
+bin=${BIN:-runs/bin/l2o_eval}
+[ -x "$bin" ] && [ "${BACKEND:-cpu}" != cuda ] || bin=${BIN:-build/l2o_eval}
 [ -x "$bin" ] || { echo "evaluate: no l2o_eval: run docs/results/full/long_runs.sh build" >&2; exit 2; }
 A=docs/results/authors_models/checkpoints
 # name prefix = model; each is evaluated on every problem below (name: <prefix>_<problem>).
