@@ -16,7 +16,7 @@ cd "$(dirname "$0")/../../.."
 here=docs/results/full
 bin=${BIN:-runs/bin/l2o_eval}
 [ -x "$bin" ] && [ "${BACKEND:-cpu}" != cuda ] || bin=${BIN:-build/l2o_eval}
-[ -x "$bin" ] || { echo "evaluate: no l2o_eval: run docs/results/full/long_runs.sh build" >&2; exit 2; }
+[ -x "$bin" ] || { echo "evaluate: no $bin: run tools/build.sh (or long_runs.sh build, CPU only)" >&2; exit 2; }
 A=docs/results/authors_models/checkpoints
 # name prefix = model; each is evaluated on every problem below (name: <prefix>_<problem>).
 models=(
