@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The command line that writes report.md. It reads the committed evaluations, eval/<name>/
 # (summary.json, and curves_thin.csv where l2o_eval wrote one: evaluations of the fifth session on), after
-# copying in those of this machine's /work/runs/eval/<name>/ (l2o_eval output directories).
+# copying in those of this machine's runs/eval/<name>/ (evaluate.sh's l2o_eval output directories).
 # Evaluations from before the thin curves have summary.json only: table cells without std or curve.
 set -u
 cd "$(dirname "$0")/../../.."
 R=docs/results/full
-for d in /work/runs/eval/*/; do
+for d in runs/eval/*/; do
   d=${d%/}; [ -f "$d/summary.json" ] || continue
   name=$(basename "$d"); mkdir -p "$R/eval/$name"
   cp "$d/summary.json" "$R/eval/$name/"
