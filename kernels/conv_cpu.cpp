@@ -23,7 +23,10 @@ void im2col(const ConvShape& s, const T* x, T* col, int64_t ld) {
         T* row = col + ((ci * s.k + ki) * s.k + kj) * ld;
         for (int64_t oh = 0; oh < ho; ++oh) {
           const T* src = x + (ci * s.h + oh * s.stride + ki) * s.w + kj;
-          for (int64_t ow = 0; ow < wo; ++ow) row[oh * wo + ow] = src[ow * s.stride];
+          if (s.stride == 1)  // a contiguous run: a copy, where the strided loop stays scalar
+            std::copy(src, src + wo, row + oh * wo);
+          else
+            for (int64_t ow = 0; ow < wo; ++ow) row[oh * wo + ow] = src[ow * s.stride];
         }
       }
 }
@@ -39,7 +42,11 @@ void col2im(const ConvShape& s, const T* dcol, int64_t ld, T* dx) {
         const T* row = dcol + ((ci * s.k + ki) * s.k + kj) * ld;
         for (int64_t oh = 0; oh < ho; ++oh) {
           T* dst = dx + (ci * s.h + oh * s.stride + ki) * s.w + kj;
-          for (int64_t ow = 0; ow < wo; ++ow) dst[ow * s.stride] += row[oh * wo + ow];
+          const T* src = row + oh * wo;
+          if (s.stride == 1)
+            for (int64_t ow = 0; ow < wo; ++ow) dst[ow] += src[ow];
+          else
+            for (int64_t ow = 0; ow < wo; ++ow) dst[ow * s.stride] += src[ow];
         }
       }
 }
@@ -95,18 +102,22 @@ void batchnorm_forward_cpu(int64_t n, int64_t c, int64_t hw, const T* x, const T
                            T* xhat, T* inv_std) {
   const double m = static_cast<double>(n * hw);
   for (int64_t ch = 0; ch < c; ++ch) {
-    double sum = 0;
+    FixedOrderAccumulator<double> sum;
     for (int64_t i = 0; i < n; ++i) {
       const T* p = x + (i * c + ch) * hw;
-      for (int64_t j = 0; j < hw; ++j) sum += p[j];
+      sum.add(hw, [p](int64_t j) { return static_cast<double>(p[j]); });
     }
-    const double mean = sum / m;
-    double sq = 0;  // two-pass variance: no cancellation
+    const double mean = sum.total() / m;
+    FixedOrderAccumulator<double> sq;  // two-pass variance: no cancellation
     for (int64_t i = 0; i < n; ++i) {
       const T* p = x + (i * c + ch) * hw;
-      for (int64_t j = 0; j < hw; ++j) sq += (p[j] - mean) * (p[j] - mean);
+      sq.add(hw, [p, mean](int64_t j) {
+        const double d = p[j] - mean;
+        return d * d;
+      });
     }
-    const T is = static_cast<T>(1.0 / std::sqrt(sq / m + static_cast<double>(eps)));
+    const double var = sq.total() / m;
+    const T is = static_cast<T>(1.0 / std::sqrt(var + static_cast<double>(eps)));
     const T mu = static_cast<T>(mean);
     inv_std[ch] = is;
     for (int64_t i = 0; i < n; ++i) {
@@ -124,14 +135,14 @@ void batchnorm_backward_cpu(int64_t n, int64_t c, int64_t hw, const T* dy, const
                             const T* inv_std, T* dx, T* dgamma, T* dbeta) {
   const double m = static_cast<double>(n * hw);
   for (int64_t ch = 0; ch < c; ++ch) {
-    double sdy = 0, sdyx = 0;
+    FixedOrderAccumulator<double> acc_dy, acc_dyx;
     for (int64_t i = 0; i < n; ++i) {
-      const int64_t off = (i * c + ch) * hw;
-      for (int64_t j = 0; j < hw; ++j) {
-        sdy += dy[off + j];
-        sdyx += static_cast<double>(dy[off + j]) * xhat[off + j];
-      }
+      const T* d = dy + (i * c + ch) * hw;
+      const T* xh = xhat + (i * c + ch) * hw;
+      acc_dy.add(hw, [d](int64_t j) { return static_cast<double>(d[j]); });
+      acc_dyx.add(hw, [d, xh](int64_t j) { return static_cast<double>(d[j]) * xh[j]; });
     }
+    const double sdy = acc_dy.total(), sdyx = acc_dyx.total();
     dgamma[ch] = static_cast<T>(sdyx);
     dbeta[ch] = static_cast<T>(sdy);
     const T mdy = static_cast<T>(sdy / m), mdyx = static_cast<T>(sdyx / m);

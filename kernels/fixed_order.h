@@ -44,6 +44,39 @@ T fixed_order_dot(const T* __restrict x, const T* __restrict y, int64_t n) {
   return fixed_order_lanes_total(p);
 }
 
+// A sum of terms that arrive in pieces (a channel's rows, say), accumulated in Acc: the n-th term
+// of the whole sequence goes to lane n % kFixedOrderLanes, so the total depends only on the
+// sequence, never on how it was cut, and equals fixed_order_sum's order over the concatenation.
+// For sums of floats kept in double, where one double accumulator is a chain of dependent adds.
+template <typename Acc>
+class FixedOrderAccumulator {
+ public:
+  // Adds term(0), ..., term(n - 1).
+  template <typename F>
+  void add(int64_t n, F&& term) {
+    int64_t i = 0;
+    for (; i < n && lane_ != 0; ++i) next(term(i));
+    for (; i + kFixedOrderLanes <= n; i += kFixedOrderLanes) {
+#pragma omp simd
+      for (int64_t j = 0; j < kFixedOrderLanes; ++j) p_[j] += term(i + j);
+    }
+    for (; i < n; ++i) next(term(i));
+  }
+  Acc total() {
+    Acc q[kFixedOrderLanes];
+    for (int64_t j = 0; j < kFixedOrderLanes; ++j) q[j] = p_[j];
+    return fixed_order_lanes_total(q);
+  }
+
+ private:
+  void next(Acc v) {
+    p_[lane_] += v;
+    lane_ = (lane_ + 1) % kFixedOrderLanes;
+  }
+  Acc p_[kFixedOrderLanes] = {};
+  int64_t lane_ = 0;
+};
+
 // out[c] = the sum over rows r = 0, 1, ... of m[r * cols + c] (a row-major rows x cols matrix):
 // each column's sum in row order, vectorised across columns.
 template <typename T>
