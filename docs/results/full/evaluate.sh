@@ -5,7 +5,8 @@
 # summary.json, or when eval/<name> here holds one with its curves_thin.csv (so a fresh machine
 # reruns just the evaluations whose curves were never committed). Sequential, one thread, nice 10.
 #   docs/results/full/evaluate.sh                 all of them, in the order below
-#   ONLY=mlp_relu docs/results/full/evaluate.sh   those whose name contains this text
+#   ONLY=mlp_relu docs/results/full/evaluate.sh   those whose name matches this (extended regex:
+#                                                 ONLY='authors_dm_(aug|il)_mlp' for several)
 #   NEW_ONLY=1 docs/results/full/evaluate.sh      skip those with any committed summary.json
 #   LIST=1 docs/results/full/evaluate.sh          print what would run
 #   BACKEND=cuda docs/results/full/evaluate.sh    on a GPU (default cpu; summary.json records it)
@@ -24,6 +25,11 @@ models=(
   "ours_l2o_dm_cl_il $here/runs/l2o_dm_cl_il_seed0/checkpoints/best.safetensors"
   "authors_dm_cl_il $A/dm_cl_il.safetensors"
   "authors_dm $A/dm.safetensors"
+  "authors_dm_aug $A/dm_aug.safetensors"
+  "authors_dm_cl $A/dm_cl.safetensors"
+  "authors_dm_il $A/dm_il.safetensors"
+  "ours_l2o_dm_cl $here/runs/l2o_dm_cl_seed0/checkpoints/best.safetensors"
+  "ours_l2o_dm_il $here/runs/l2o_dm_il/checkpoints/best.safetensors"
   "ours_rnnprop docs/results/rnnprop/runs/rnnprop/checkpoints/best.safetensors"
   "ours_rnnprop_cl_il docs/results/rnnprop/runs/rnnprop_cl_il/checkpoints/best.safetensors"
   "authors_rnnprop $A/rnnprop.safetensors"
@@ -37,7 +43,7 @@ export OMP_NUM_THREADS=1 L2O_DATA_DIR=${L2O_DATA_DIR:-$PWD/data}
 for p in "${problems[@]}"; do
   for m in "${models[@]}"; do
     prefix=${m%% *}; opt=${m#* }; name=${prefix}_$p
-    [[ -z "${ONLY:-}" || "$name" == *"$ONLY"* ]] || continue
+    [[ -z "${ONLY:-}" || "$name" =~ $ONLY ]] || continue
     [ -f "runs/eval/$name/summary.json" ] && continue
     [ -f "$here/eval/$name/summary.json" ] && [ -f "$here/eval/$name/curves_thin.csv" ] && continue
     [ -n "${NEW_ONLY:-}" ] && [ -f "$here/eval/$name/summary.json" ] && continue
