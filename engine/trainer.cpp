@@ -56,13 +56,20 @@ std::vector<uint64_t> validation_seeds(const RunSpec& spec, int64_t index) {
 }
 
 double validation_score(const RunSpec& spec, LearnerT<float>& learner, const std::vector<float>& phi,
-                        int64_t n_valid, int64_t index, Backend backend) {
+                        int64_t n_valid, int64_t index, Backend backend, double* score_se) {
   const std::vector<uint64_t> seeds = validation_seeds(spec, index);
   FixedPhiRule rule(learner, phi);
   EvalResult res = evaluate(rule, "learner", spec.problem_name, spec.problem, n_valid, seeds, backend);
+  if (score_se) *score_se = NAN;
   if (res.diverged > 0) return INFINITY;
   double score = 0;
   for (const auto& c : res.losses) score += c.back();
+  const double r = static_cast<double>(res.losses.size());
+  if (score_se && r > 1) {
+    double ss = 0;
+    for (const auto& c : res.losses) ss += (c.back() - score / r) * (c.back() - score / r);
+    *score_se = std::sqrt(r * ss / (r - 1));
+  }
   return score;
 }
 
@@ -78,8 +85,8 @@ class Trainer::Impl {
   void start_or_resume();
   void epoch();                            // one epoch of meta-steps, logged
   std::string validate_and_select();       // a validation and what it decides; returns the progress note
-  double validate(int64_t n_valid) {       // every validation draws the run's next instances
-    return validation_score(spec_, *valid_learner_, st_.phi, n_valid, st_.validations++, opt_.backend);
+  double validate(int64_t n_valid, double* se) {  // every validation draws the run's next instances
+    return validation_score(spec_, *valid_learner_, st_.phi, n_valid, st_.validations++, opt_.backend, se);
   }
   void save_weights(const std::string& name, std::map<std::string, std::string> extra);
   void checkpoint();
@@ -273,9 +280,11 @@ void Trainer::Impl::epoch() {
 
 std::string Trainer::Impl::validate_and_select() {
   const int64_t n_valid = cur_ ? cur_->n_valid() : spec_.n_valid;
-  const double score = validate(n_valid);
+  double se = NAN;
+  const double score = validate(n_valid, &se);
   nlohmann::json v = {{"kind", "validation"}, {"epoch", st_.epoch}, {"n_valid", n_valid},
                       {"rollouts", spec_.rollouts}, {"score", score_json(score)}};
+  if (std::isfinite(se)) v["score_se"] = se;
   CurriculumOutcome out;
   if (cur_) {
     v["stage"] = cur_->stage();
@@ -297,17 +306,23 @@ std::string Trainer::Impl::validate_and_select() {
   log_line(v);
   if (out.action == CurriculumAction::advance) {
     st_.phi = st_.stage_best_phi;  // restore the finished stage's best, then set the new stage's baseline
-    const double base = validate(cur_->n_valid());
+    double base_se = NAN;
+    const double base = validate(cur_->n_valid(), &base_se);
     cur_->set_baseline(base, st_.epoch);
-    log_line({{"kind", "stage"}, {"epoch", st_.epoch}, {"stage", cur_->stage()}, {"n_train", cur_->n_train()},
-              {"n_valid", cur_->n_valid()}, {"baseline", score_json(base)}, {"reason", out.reason}});
+    nlohmann::json stage = {{"kind", "stage"}, {"epoch", st_.epoch}, {"stage", cur_->stage()},
+                            {"n_train", cur_->n_train()}, {"n_valid", cur_->n_valid()},
+                            {"baseline", score_json(base)}, {"reason", out.reason}};
+    if (std::isfinite(base_se)) stage["baseline_se"] = base_se;
+    log_line(stage);
   } else if (out.action == CurriculumAction::stop) {
     st_.stopped = true;
     log_line({{"kind", "stop"}, {"epoch", st_.epoch}, {"reason", out.reason}});
   }
-  char buf[128];
-  std::snprintf(buf, sizeof buf, " | valid@%lld %.4g (best %.4g @%lld)%s", static_cast<long long>(n_valid), score,
-                st_.best_score, static_cast<long long>(st_.best_epoch), st_.stopped ? " | stop" : "");
+  char se_text[32] = "";
+  if (std::isfinite(se)) std::snprintf(se_text, sizeof se_text, " +/- %.2g", se);
+  char buf[160];
+  std::snprintf(buf, sizeof buf, " | valid@%lld %.4g%s (best %.4g @%lld)%s", static_cast<long long>(n_valid), score,
+                se_text, st_.best_score, static_cast<long long>(st_.best_epoch), st_.stopped ? " | stop" : "");
   return buf;
 }
 

@@ -55,8 +55,10 @@ TrainSummary train(const RunSpec& spec, const TrainerOptions& options);
 std::vector<uint64_t> validation_seeds(const RunSpec& spec, int64_t index);
 
 // Validation score of phi: sum over the `rollouts` instances of validation `index` of the loss
-// after n_valid steps (a diverged rollout scores +inf).
+// after n_valid steps (a diverged rollout scores +inf). score_se, when given, gets the score's
+// standard error from the rollouts' spread, sqrt(rollouts) x their sample sd: how far another
+// draw of instances could move the score (NaN with one rollout or a divergence).
 double validation_score(const RunSpec& spec, LearnerT<float>& learner, const std::vector<float>& phi,
-                        int64_t n_valid, int64_t index, Backend backend = Backend::cpu);
+                        int64_t n_valid, int64_t index, Backend backend = Backend::cpu, double* score_se = nullptr);
 
 }  // namespace l2o

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "engine/atomic_file.h"
+#include "engine/evaluate.h"
 #include "engine/run_spec.h"
 #include "engine/train_state.h"
 #include "engine/safetensors.h"
@@ -143,6 +144,57 @@ TEST_CASE("validation draws fresh instances each time by default, fixed ones on 
   learner->init_params(0, phi.data());
   REQUIRE(validation_score(fresh, *learner, phi, 20, 0) != validation_score(fresh, *learner, phi, 20, 1));
   REQUIRE(validation_score(fixed, *learner, phi, 20, 0) == validation_score(fixed, *learner, phi, 20, 3));
+}
+
+namespace {
+
+// The learner with fixed weights as a plain optimizer, written out here to score the validation
+// instances independently of the trainer.
+class WeightsRule : public UpdateRule {
+ public:
+  WeightsRule(LearnerT<float>& l, const std::vector<float>& phi) : l_(l), phi_(phi) {}
+  std::string name() const override { return "weights"; }
+  void reset(int64_t n) override { l_.reset(n, 0); }
+  void update(const float* g, float* u) override { l_.step(phi_.data(), g, u, false); }
+  bool learned() const override { return true; }
+
+ private:
+  LearnerT<float>& l_;
+  const std::vector<float>& phi_;
+};
+
+}  // namespace
+
+TEST_CASE("validation reports its score's standard error from the rollouts' spread", "[trainer]") {
+  RunSpec spec = parse_run_spec(kQuadSpec, "test", {"validation.rollouts=6"});
+  auto learner = make_learner<float>(SpecNode(spec.learner, "$.learner"));
+  std::vector<float> phi(learner->num_params());
+  learner->init_params(0, phi.data());
+  double se = -1;
+  const double score = validation_score(spec, *learner, phi, 40, 2, Backend::cpu, &se);
+  // The same six instances, each scored on its own.
+  WeightsRule rule(*learner, phi);
+  EvalResult res = evaluate(rule, "weights", spec.problem_name, spec.problem, 40, validation_seeds(spec, 2), Backend::cpu);
+  REQUIRE(res.losses.size() == 6);
+  double sum = 0, sq = 0;
+  for (const auto& c : res.losses) sum += c.back();
+  for (const auto& c : res.losses) sq += (c.back() - sum / 6) * (c.back() - sum / 6);
+  REQUIRE(score == sum);
+  REQUIRE(se > 0);
+  REQUIRE(se == Approx(std::sqrt(6 * sq / 5)).epsilon(1e-12));  // sqrt(rollouts) x the sample sd
+  // One rollout has no spread to measure.
+  RunSpec one = parse_run_spec(kQuadSpec, "test", {"validation.rollouts=1"});
+  validation_score(one, *learner, phi, 40, 0, Backend::cpu, &se);
+  REQUIRE(std::isnan(se));
+  // A run logs it beside every validation score.
+  const std::string dir = temp_dir("score_se");
+  TrainerOptions opt;
+  opt.run_dir = dir;
+  train(parse_run_spec(kQuadSpec, "test", {"training.epochs=2"}), opt);
+  const std::string m = read_file(dir + "/metrics.jsonl");
+  REQUIRE(m.find("\"kind\":\"validation\"") != std::string::npos);
+  REQUIRE(m.find("\"score_se\":") != std::string::npos);
+  fs::remove_all(dir);
 }
 
 TEST_CASE("meta-training on the quadratic improves the validation score markedly", "[trainer]") {
