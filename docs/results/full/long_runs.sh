@@ -23,7 +23,9 @@ case "$cmd" in
     cmake -S . -B build-v3 -DCMAKE_BUILD_TYPE=Release -DL2O_ENABLE_CUDA=OFF -DL2O_MARCH=x86-64-v3 >/dev/null
     cmake --build build-v3 -j"$(nproc)" --target l2o_train l2o_eval >/dev/null
     mkdir -p runs/bin
-    cp build-v3/l2o_train build-v3/l2o_eval runs/bin/
+    for b in l2o_train l2o_eval; do  # a new file renamed over the old: a running binary keeps its own
+      cp build-v3/$b runs/bin/.$b.new && mv -f runs/bin/.$b.new runs/bin/$b
+    done
     echo "long_runs: runs/bin/l2o_train and l2o_eval, $(grep -o '"[0-9a-f]*"' build-v3/generated/l2o_version.h)"
     ;;
   start)
