@@ -1,5 +1,7 @@
 #include "engine/backend.h"
 
+#include <fstream>
+
 #include "kernels/common.h"
 #include "kernels/device.h"
 #include "optimizees/cuda_optimizees.h"
@@ -22,6 +24,19 @@ std::string cpu_build_isa() {
   isa += "+FMA";
 #endif
   return isa;
+}
+
+std::string cpu_model_name() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("model name", 0) != 0) continue;
+    const size_t colon = line.find(':');
+    if (colon == std::string::npos) break;
+    const size_t start = line.find_first_not_of(" \t", colon + 1);
+    return start == std::string::npos ? "unknown" : line.substr(start);
+  }
+  return "unknown";
 }
 
 ResolvedBackend resolve_backend(const std::string& requested, const ProblemConfig& problem) {

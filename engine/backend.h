@@ -26,6 +26,10 @@ ResolvedBackend resolve_backend(const std::string& requested, const ProblemConfi
 // same commit and instructions: sums are vectorised, and wider vectors round them differently.
 std::string cpu_build_isa();
 
+// The machine's CPU as /proc/cpuinfo names it (its first "model name"), or "unknown": recorded
+// beside results, never compared (the same build gives the same bits on any CPU that runs it).
+std::string cpu_model_name();
+
 // A whole meta-segment (engine/segment.h's meta_segment) on the device, when the learner and the
 // optimizee are both the CUDA backend's; returns false and does nothing otherwise (always, in a
 // build without CUDA). Same contract and results as meta_segment.

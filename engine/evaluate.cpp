@@ -114,7 +114,7 @@ std::string curves_csv(const std::vector<EvalResult>& results, bool thin) {
 
 static nlohmann::json finite_or_null(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); }
 
-std::string summary_json(const std::vector<EvalResult>& results) {
+std::string summary_json(const std::vector<EvalResult>& results, const std::map<std::string, std::string>& provenance) {
   nlohmann::json doc = nlohmann::json::array();
   for (const auto& r : results) {
     EvalSummary s = summarize(r);
@@ -138,7 +138,9 @@ std::string summary_json(const std::vector<EvalResult>& results) {
                    {"backend", r.backend},
                    {"split", r.split}});
   }
-  return nlohmann::json{{"results", doc}}.dump(2) + "\n";
+  nlohmann::json out{{"results", doc}};
+  if (!provenance.empty()) out["provenance"] = provenance;
+  return out.dump(2) + "\n";
 }
 
 }  // namespace l2o

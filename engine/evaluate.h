@@ -3,6 +3,7 @@
 #pragma once
 #include <functional>
 #include <memory>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -61,7 +62,10 @@ EvalSummary summarize(const EvalResult& r);
 // seed of a 10,000-step run instead of 10,001, small enough to commit beside summary.json so that a
 // report can be rebuilt on another machine (docs/results/README.md).
 std::string curves_csv(const std::vector<EvalResult>& results, bool thin = false);
-std::string summary_json(const std::vector<EvalResult>& results);
+// provenance: what produced the results (commit, build, machine, command line), written as the
+// document's "provenance" object beside "results".
+std::string summary_json(const std::vector<EvalResult>& results,
+                         const std::map<std::string, std::string>& provenance = {});
 
 // Whether row t of a seed's curve of `rows` rows is kept in curves_thin.csv: every step up to 100
 // (where the curves fall fastest), every 100th after, and the seed's last row (its final loss, or

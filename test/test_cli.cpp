@@ -114,6 +114,13 @@ TEST_CASE("l2o_eval writes curves and a summary for the same instances per optim
   REQUIRE(first_loss("adam(lr=0.01),quadratic,1,0,") == first_loss("sgd(lr=0.01),quadratic,1,0,"));
   const std::string summary = l2o::read_file(d + "/summary.json");
   REQUIRE_THAT(summary, Catch::Contains("\"log10_mean_final_loss\""));
+  // What produced it: the command line as run, the commit, the build and the machine.
+  REQUIRE_THAT(summary, Catch::Contains("\"provenance\"") &&
+                            Catch::Contains("l2o_eval --optimizer adam,sgd --lr 0.01 --problem quadratic --steps 50 "
+                                            "--seeds 3 --out " + d + "\"") &&
+                            Catch::Contains("\"cpu_built_for\": \"" + l2o::cpu_build_isa() + "\"") &&
+                            Catch::Contains("\"ran_on\": \"quadratic runs on cpu\"") &&
+                            Catch::Contains("\"git_commit\": \"") && Catch::Contains("\"cpu\": \""));
   fs::remove_all(d);
 }
 

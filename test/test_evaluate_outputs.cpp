@@ -84,6 +84,11 @@ TEST_CASE("summary.json gives each seed's final loss, null where it diverged", "
     results.push_back(evaluate(*sgd.rule, sgd.label, "quadratic", quad, 30, {7, 8, 9}, Backend::cpu));
   }
   const auto doc = nlohmann::json::parse(summary_json(results))["results"];
+  REQUIRE(nlohmann::json::parse(summary_json(results)).count("provenance") == 0);
+  const auto with = nlohmann::json::parse(summary_json(results, {{"git_commit", "abc123"}, {"command", "l2o_eval x"}}));
+  REQUIRE(with["provenance"]["git_commit"] == "abc123");
+  REQUIRE(with["provenance"]["command"] == "l2o_eval x");
+  REQUIRE(with["results"] == doc);
   REQUIRE(doc.size() == 2);
   REQUIRE(doc[0]["seed_ids"] == nlohmann::json({7, 8, 9}));
   for (size_t k = 0; k < 3; ++k) {

@@ -155,6 +155,24 @@ class Report(unittest.TestCase):
         self.assertIn(os.path.join(per_seed, "summary.json") + ": adam on mlp_orig: final_losses is not a list of 3",
                       r.stderr)
 
+    def test_setup_names_what_made_each_evaluation(self):
+        ev = os.path.join(self.d, "eval")
+        write_eval(ev, {("adam", "mlp_orig"): [[1.0, 0.5]]})
+        with open(os.path.join(ev, "summary.json")) as f:
+            doc = json.load(f)
+        doc["provenance"] = {"git_commit": "abc123", "cpu": "AMD EPYC", "cpu_built_for": "AVX2+FMA",
+                             "ran_on": "mlp_orig runs on cpu", "command": "l2o_eval --optimizer adam"}
+        with open(os.path.join(ev, "summary.json"), "w") as f:
+            json.dump(doc, f)
+        old = os.path.join(self.d, "old")  # a summary from before provenance was recorded
+        write_eval(old, {("sgd", "mlp_orig"): [[1.0, 0.7]]})
+        out = os.path.join(self.d, "out")
+        r = self.run_report("--eval", ev, "--eval", old, "--out", out)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        md = open(os.path.join(out, "report.md")).read()
+        self.assertIn("Made by commit abc123; CPU AMD EPYC, built for AVX2+FMA; mlp_orig runs on cpu.", md)
+        self.assertEqual(md.count("Made by"), 1)
+
     def test_bad_run_arguments_name_the_problem(self):
         ev = os.path.join(self.d, "eval")
         write_eval(ev, {("adam", "mlp_orig"): [[1.0, 0.5]]})

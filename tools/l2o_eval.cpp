@@ -12,6 +12,7 @@
 #include "engine/progress.h"
 #include "engine/rule_factory.h"
 #include "tools/cli_args.h"
+#include "l2o_version.h"  // generated at build time: L2O_GIT_COMMIT
 
 using namespace l2o;
 
@@ -53,6 +54,20 @@ static void check_out_dir(const std::string& out) {
   if (!f) throw InputError("--out: cannot write in " + out);
   std::fclose(f);
   std::remove(probe.c_str());
+}
+
+// The command line as one string a shell reads back the same (arguments quoted where needed).
+static std::string command_line(int argc, char** argv) {
+  std::string out;
+  for (int i = 0; i < argc; ++i) {
+    const std::string a = argv[i];
+    const bool plain = !a.empty() && a.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                         "0123456789_-./,=:+@%") == std::string::npos;
+    std::string q = "'";
+    for (char c : a) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    out += (i ? " " : "") + (plain ? a : q + "'");
+  }
+  return out;
 }
 
 static int run(int argc, char** argv) {
@@ -182,7 +197,14 @@ static int run(int argc, char** argv) {
   std::filesystem::create_directories(out);
   write_file_atomic(out + "/curves.csv", curves_csv(results));
   write_file_atomic(out + "/curves_thin.csv", curves_csv(results, /*thin=*/true));
-  write_file_atomic(out + "/summary.json", summary_json(results));
+  std::string devices;  // where the problems ran (the CUDA device's name, when one did)
+  for (const auto& line : placement) devices += (devices.empty() ? "" : "; ") + line.substr(line.find(": ") + 2);
+  const std::map<std::string, std::string> provenance = {{"git_commit", L2O_GIT_COMMIT},
+                                                         {"cpu_built_for", cpu_build_isa()},
+                                                         {"cpu", cpu_model_name()},
+                                                         {"ran_on", devices},
+                                                         {"command", command_line(argc, argv)}};
+  write_file_atomic(out + "/summary.json", summary_json(results, provenance));
   std::fprintf(stderr, "wrote %s/curves.csv, curves_thin.csv and summary.json\n", out.c_str());
   return 0;
 }
