@@ -1,5 +1,6 @@
 #include "engine/evaluate.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -92,6 +93,14 @@ static std::string csv_field(const std::string& s) {
   return q + "\"";
 }
 
+double late_median_loss(const std::vector<float>& curve) {
+  const int64_t n = std::min<int64_t>(kLateWindow, static_cast<int64_t>(curve.size()));
+  if (n == 0) return NAN;
+  std::vector<double> w(curve.end() - n, curve.end());
+  std::sort(w.begin(), w.end());
+  return n % 2 ? w[n / 2] : 0.5 * (w[n / 2 - 1] + w[n / 2]);
+}
+
 bool thin_curve_keeps(int64_t t, int64_t rows) { return t <= 100 || t % 100 == 0 || t == rows - 1; }
 
 std::string curves_csv(const std::vector<EvalResult>& results, bool thin) {
@@ -120,15 +129,19 @@ std::string summary_json(const std::vector<EvalResult>& results, const std::map<
     EvalSummary s = summarize(r);
     // Each seed's final loss (null where it diverged), so that Table 1's per-seed statistics
     // survive without the curves.
-    nlohmann::json finals = nlohmann::json::array();
-    for (const auto& c : r.losses)
-      finals.push_back(static_cast<int64_t>(c.size()) == r.steps + 1 ? finite_or_null(c.back()) : nlohmann::json());
+    nlohmann::json finals = nlohmann::json::array(), late = nlohmann::json::array();
+    for (const auto& c : r.losses) {
+      const bool finished = static_cast<int64_t>(c.size()) == r.steps + 1;
+      finals.push_back(finished ? finite_or_null(c.back()) : nlohmann::json());
+      late.push_back(finished ? finite_or_null(late_median_loss(c)) : nlohmann::json());
+    }
     doc.push_back({{"optimizer", r.optimizer},
                    {"problem", r.problem},
                    {"steps", r.steps},
                    {"seeds", r.seeds.size()},
                    {"seed_ids", r.seeds},
                    {"final_losses", finals},
+                   {"late_median_losses", late},
                    {"diverged", r.diverged},
                    {"final_loss_mean", finite_or_null(s.final_mean)},
                    {"final_loss_std", finite_or_null(s.final_std)},

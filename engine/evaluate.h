@@ -67,6 +67,12 @@ std::string curves_csv(const std::vector<EvalResult>& results, bool thin = false
 std::string summary_json(const std::vector<EvalResult>& results,
                          const std::map<std::string, std::string>& provenance = {});
 
+// The median of a finished seed's losses over its last kLateWindow steps (all of them when the
+// curve is shorter): its late loss without the single-minibatch spikes that can land on the last
+// step (docs/results/full/README.md, "Spikes at the last step"). summary.json's late_median_losses.
+constexpr int64_t kLateWindow = 100;
+double late_median_loss(const std::vector<float>& curve);
+
 // Whether row t of a seed's curve of `rows` rows is kept in curves_thin.csv: every step up to 100
 // (where the curves fall fastest), every 100th after, and the seed's last row (its final loss, or
 // where it diverged).

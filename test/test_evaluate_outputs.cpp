@@ -76,6 +76,17 @@ TEST_CASE("curves_thin.csv holds the kept rows of curves.csv, with their losses"
   REQUIRE(std::count(thin_rows.begin(), thin_rows.end(), std::make_pair(3, 250)) == 1);  // sgd lr 0.01's last row
 }
 
+TEST_CASE("late_median_loss: the median of the last 100 steps, barely moved by a spike at the last one", "[evaluate]") {
+  std::vector<float> c(301);
+  for (size_t t = 0; t < c.size(); ++t) c[t] = 1.0f / static_cast<float>(t + 1);
+  // The last 100 values are 1/202 ... 1/301; the median of an even count is the mean of the middle two.
+  REQUIRE(late_median_loss(c) == Approx(0.5 * (1.0 / 251 + 1.0 / 252)).epsilon(1e-6));
+  c.back() = 100.0f;  // a spike at the last step: the final loss jumps 30,000x, the median moves one rank
+  REQUIRE(late_median_loss(c) == Approx(0.5 * (1.0 / 250 + 1.0 / 251)).epsilon(1e-6));
+  REQUIRE(late_median_loss({3.0f, 1.0f, 2.0f}) == 2.0);  // shorter than the window: all of it
+  REQUIRE(std::isnan(late_median_loss({})));
+}
+
 TEST_CASE("summary.json gives each seed's final loss, null where it diverged", "[evaluate]") {
   const ProblemConfig quad = problem_config_by_name("quadratic");
   std::vector<EvalResult> results;
@@ -90,6 +101,12 @@ TEST_CASE("summary.json gives each seed's final loss, null where it diverged", "
   REQUIRE(with["provenance"]["command"] == "l2o_eval x");
   REQUIRE(with["results"] == doc);
   REQUIRE(doc.size() == 2);
+  for (size_t k = 0; k < 3; ++k) {  // the median of each finished seed's last 100 steps (here steps 0-30: all 31)
+    std::vector<float> c = results[0].losses[k];
+    std::sort(c.begin(), c.end());
+    REQUIRE(doc[0]["late_median_losses"][k].get<double>() == static_cast<double>(c[15]));
+    REQUIRE(doc[1]["late_median_losses"][k].is_null());
+  }
   REQUIRE(doc[0]["seed_ids"] == nlohmann::json({7, 8, 9}));
   for (size_t k = 0; k < 3; ++k) {
     REQUIRE(doc[0]["final_losses"][k].get<double>() == static_cast<double>(results[0].losses[k].back()));

@@ -132,7 +132,8 @@ class Report(unittest.TestCase):
         per_seed = os.path.join(self.d, "per_seed")  # summary.json with final_losses, no curves
         os.makedirs(per_seed)
         with open(os.path.join(per_seed, "summary.json"), "w") as f:
-            json.dump({"results": [dict(doc["results"][0], final_losses=[1e-3, 1e-4, None], seed_ids=[0, 1, 2])]}, f)
+            json.dump({"results": [dict(doc["results"][0], final_losses=[1e-3, 1e-4, None], seed_ids=[0, 1, 2],
+                                        late_median_losses=[1e-2, 1e-4, None])]}, f)
         old = os.path.join(self.d, "old")  # an older summary.json alone: the mean only
         os.makedirs(old)
         with open(os.path.join(old, "summary.json"), "w") as f:
@@ -146,7 +147,19 @@ class Report(unittest.TestCase):
             self.assertIn(f"| MLP-orig | {want} |", md, d)
             self.assertEqual(os.path.isfile(os.path.join(out, "mlp_orig.png")), d in (full, thin), d)
         self.assertIn("summary only: its curves were not kept", md)
+        # Table 1b appears only for evaluations that recorded the late medians: log10 -2 and -4.
+        self.assertNotIn("Table 1b", open(os.path.join(self.d, "out_full", "report.md")).read())
+        per_seed_md = open(os.path.join(self.d, "out_per_seed", "report.md")).read()
+        self.assertIn("## Table 1b", per_seed_md)
+        self.assertIn("| MLP-orig | -3.00 \u00b1 1.00 (1 diverged) |", per_seed_md)
         self.assertIn("\"std not kept\" marks", md)
+        # late_median_losses of the wrong length, too.
+        with open(os.path.join(per_seed, "summary.json"), "w") as f:
+            json.dump({"results": [dict(doc["results"][0], late_median_losses=[1e-3])]}, f)
+        r = self.run_report("--eval", per_seed, "--out", os.path.join(self.d, "o"))
+        self.assertEqual(r.returncode, 2)
+        self.assertIn(os.path.join(per_seed, "summary.json") + ": adam on mlp_orig: late_median_losses is not a list "
+                      "of 3", r.stderr)
         # final_losses of the wrong length names the file and the problem.
         with open(os.path.join(per_seed, "summary.json"), "w") as f:
             json.dump({"results": [dict(doc["results"][0], final_losses=[1e-3])]}, f)
