@@ -353,6 +353,7 @@ TrainSummary Trainer::Impl::train() {
   out.best_epoch = st_.best_epoch;
   out.stopped_by_curriculum = st_.stopped;
   out.phi = st_.phi;
+  out.timed_meta_steps = static_cast<int64_t>(step_ms_.size());
   if (!step_ms_.empty()) {
     std::nth_element(step_ms_.begin(), step_ms_.begin() + step_ms_.size() / 2, step_ms_.end());
     out.median_ms_per_meta_step = step_ms_[step_ms_.size() / 2];

@@ -25,7 +25,8 @@ struct TrainSummary {
   int64_t epochs_done = 0, meta_steps = 0, skipped_segments = 0;
   double best_score = 0;
   int64_t best_epoch = -1;
-  double median_ms_per_meta_step = 0;
+  double median_ms_per_meta_step = 0;  // over this process's timed meta-steps (a resume times only its own)
+  int64_t timed_meta_steps = 0;         // how many: 0 when a resumed run had nothing left to do
   bool stopped_by_curriculum = false;
   std::vector<float> phi;   // final weights
 };

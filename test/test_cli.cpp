@@ -184,6 +184,8 @@ TEST_CASE("l2o_train records the backend that ran: auto falls back to the CPU an
   INFO(r.out);
   REQUIRE(r.code == 0);
   REQUIRE_THAT(r.out, Catch::Contains("auto: CPU backend (") && Catch::Contains("(backend cpu on cpu)"));
+  // The timing covers this process's meta-steps; a resume of the finished run has none to time.
+  REQUIRE_THAT(r.out, Catch::Contains("ms over this process's "));
   const std::string spec = l2o::read_file(d + "/spec.json");
   const std::string ran_on = "\"ran_on\": \"cpu on cpu, built for " + l2o::cpu_build_isa() + "\"";
   REQUIRE_THAT(spec, Catch::Contains("\"backend\": \"auto\"") && Catch::Contains(ran_on));
@@ -193,6 +195,7 @@ TEST_CASE("l2o_train records the backend that ran: auto falls back to the CPU an
   INFO(again.out);
   REQUIRE(again.code == 0);
   REQUIRE_THAT(again.out, !Catch::Contains("warning"));
+  REQUIRE_THAT(again.out, Catch::Contains("none ran in this process"));
   // Started by another build (ran_on and git_commit are informational: outside the spec digest),
   // it resumes with a warning that names both.
   std::string other = spec;

@@ -79,12 +79,14 @@ static int run(int argc, char** argv) {
                spec.problem_name.c_str(), backend.c_str(), static_cast<long long>(spec.epochs),
                static_cast<long long>(spec.n_train), opt.run_dir.c_str());
   TrainSummary s = trainer.run();
+  char timing[128] = "none ran in this process";
+  if (s.timed_meta_steps > 0)
+    std::snprintf(timing, sizeof timing, "median %.1f ms over this process's %lld", s.median_ms_per_meta_step,
+                  static_cast<long long>(s.timed_meta_steps));
   std::fprintf(stderr,
-               "l2o_train: %lld epochs, %lld meta-steps (%lld skipped), median %.1f ms per meta-step, best validation "
-               "%.6g at epoch %lld\n",
+               "l2o_train: %lld epochs, %lld meta-steps (%lld skipped; %s), best validation %.6g at epoch %lld\n",
                static_cast<long long>(s.epochs_done), static_cast<long long>(s.meta_steps),
-               static_cast<long long>(s.skipped_segments), s.median_ms_per_meta_step, s.best_score,
-               static_cast<long long>(s.best_epoch));
+               static_cast<long long>(s.skipped_segments), timing, s.best_score, static_cast<long long>(s.best_epoch));
   return 0;
 }
 
