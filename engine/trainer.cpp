@@ -331,8 +331,13 @@ TrainSummary Trainer::Impl::train() {
   enable_flush_to_zero();
   Progress progress(opt_.progress_tty, spec_.epochs, st_.epoch);
   int64_t epochs_this_process = 0;
+  bool stopped_on_request = false;
   while (st_.epoch < spec_.epochs && !st_.stopped) {
     if (opt_.stop_after_epochs >= 0 && epochs_this_process >= opt_.stop_after_epochs) break;
+    if (opt_.stop_request && *opt_.stop_request) {
+      stopped_on_request = true;
+      break;
+    }
     epoch();
     ++epochs_this_process;
     const int64_t period = cur_ ? spec_.curriculum.period : spec_.valid_period;
@@ -352,6 +357,7 @@ TrainSummary Trainer::Impl::train() {
   out.best_score = st_.best_score;
   out.best_epoch = st_.best_epoch;
   out.stopped_by_curriculum = st_.stopped;
+  out.stopped_on_request = stopped_on_request;
   out.phi = st_.phi;
   out.timed_meta_steps = static_cast<int64_t>(step_ms_.size());
   if (!step_ms_.empty()) {

@@ -3,6 +3,7 @@
 // stages, validation keeping the best model, a guard against non-finite segments, and a run
 // directory that can be resumed.
 #pragma once
+#include <csignal>
 #include <memory>
 #include <string>
 #include <vector>
@@ -18,6 +19,9 @@ struct TrainerOptions {
   bool resume = false;      // continue from run_dir/checkpoints/state.safetensors
   bool progress_tty = false;  // redraw one progress line (stderr is a terminal)
   int64_t stop_after_epochs = -1;  // testing aid: stop (as if killed) after this many epochs of this process
+  // Nonzero (a signal handler sets it) asks the run to stop at the next epoch boundary, after the
+  // epoch and validation in progress, with a checkpoint: nothing trained is lost to the stop.
+  const volatile std::sig_atomic_t* stop_request = nullptr;
   Backend backend = Backend::cpu;  // where the learner and optimizee run (resolved from spec.backend)
 };
 
@@ -28,6 +32,7 @@ struct TrainSummary {
   double median_ms_per_meta_step = 0;  // over this process's timed meta-steps (a resume times only its own)
   int64_t timed_meta_steps = 0;         // how many: 0 when a resumed run had nothing left to do
   bool stopped_by_curriculum = false;
+  bool stopped_on_request = false;  // *stop_request ended it before the last epoch (resumable)
   std::vector<float> phi;   // final weights
 };
 

@@ -1,7 +1,9 @@
 // l2o_train: meta-train a learned optimizer from a JSON run spec into a run directory.
-// Exit codes: 0 done, 2 bad input (spec, flags, files), 1 training failed or internal error.
+// Exit codes: 0 done, 2 bad input (spec, flags, files), 1 training failed or internal error,
+// 128 + the signal (130 SIGINT, 143 SIGTERM) stopped on request with a checkpoint (--resume continues).
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -21,6 +23,15 @@ static const char* kUsage =
     "       l2o_train --resume DIR\n"
     "  Keys are documented in docs/spec.md; --set a.b=value overrides any of them.\n"
     "  DIR defaults to runs/<spec name>. --resume continues an interrupted run from its last checkpoint.\n";
+
+// The first SIGINT or SIGTERM asks the trainer to stop at the next epoch boundary with a checkpoint;
+// the handler then steps aside, so a second one ends the process at once (the last checkpoint stays).
+static volatile std::sig_atomic_t g_stop_signal = 0;
+
+extern "C" void request_stop(int signo) {
+  g_stop_signal = signo;
+  std::signal(signo, SIG_DFL);
+}
 
 static int run(int argc, char** argv) {
   CliArgs args(argc, argv, {"out", "set", "resume", "backend", "stop-after-epochs"}, {"help"});
@@ -73,6 +84,9 @@ static int run(int argc, char** argv) {
                    opt.run_dir.c_str(), was_commit.empty() ? "?" : was_commit.c_str(), was_on.c_str(), L2O_GIT_COMMIT,
                    ran_on.c_str());
   }
+  opt.stop_request = &g_stop_signal;
+  std::signal(SIGINT, request_stop);
+  std::signal(SIGTERM, request_stop);
   Trainer trainer(spec, opt);  // builds everything that can fail on input; writes nothing yet
   std::fprintf(stderr, "l2o_train: %s %s on %s (backend %s), %lld epochs x %lld steps, run dir %s\n",
                opt.resume ? "resuming" : "training", spec.learner.value("type", "l2o_dm").c_str(),
@@ -87,6 +101,12 @@ static int run(int argc, char** argv) {
                "l2o_train: %lld epochs, %lld meta-steps (%lld skipped; %s), best validation %.6g at epoch %lld\n",
                static_cast<long long>(s.epochs_done), static_cast<long long>(s.meta_steps),
                static_cast<long long>(s.skipped_segments), timing, s.best_score, static_cast<long long>(s.best_epoch));
+  if (s.stopped_on_request) {
+    const int signo = g_stop_signal;
+    std::fprintf(stderr, "l2o_train: stopped by %s after epoch %lld with a checkpoint; l2o_train --resume %s continues\n",
+                 signo == SIGINT ? "SIGINT" : "SIGTERM", static_cast<long long>(s.epochs_done), opt.run_dir.c_str());
+    return 128 + signo;
+  }
   return 0;
 }
 

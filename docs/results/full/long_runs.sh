@@ -9,6 +9,9 @@
 #       resumes runs/NAME, first copying it from runs/NAME here when this machine has none; with no
 #       run anywhere, starts SPEC (with its --set arguments) into runs/NAME. One thread, nice 10, in
 #       the background; log runs/NAME.log
+#   docs/results/full/long_runs.sh stop NAME [NAME ...]
+#       asks each running run to stop (SIGTERM: it finishes its epoch and any validation, writes a
+#       checkpoint and exits) and waits for it, so a sync afterwards loses nothing
 #   docs/results/full/long_runs.sh sync NAME [NAME ...]
 #       copies each run's spec.json, metrics.jsonl and checkpoints/*.safetensors here and stages them
 #       (git add); commit them every hour or so and before the session ends
@@ -47,6 +50,19 @@ case "$cmd" in
       nohup nice -n 10 runs/bin/l2o_train "${args[@]}" >>"runs/$name.log" 2>&1 &
     echo "long_runs: $name running (pid $!), log runs/$name.log"
     ;;
+  stop)
+    [ $# -ge 1 ] || { echo "usage: long_runs.sh stop NAME [NAME ...]" >&2; exit 2; }
+    pids=()
+    for name in "$@"; do
+      pid=$(pgrep -f -- "l2o_train (--resume runs/$name|.* --out runs/$name)( |\$)" || true)
+      if [ -z "$pid" ]; then echo "long_runs: $name is not running"; continue; fi
+      kill -TERM $pid && pids+=($pid) && echo "long_runs: $name (pid $pid) asked to stop; it ends its epoch first"
+    done
+    for pid in "${pids[@]}"; do
+      while kill -0 "$pid" 2>/dev/null; do sleep 2; done
+    done
+    [ ${#pids[@]} -eq 0 ] || echo "long_runs: stopped; the logs' last lines say at which epoch"
+    ;;
   sync)
     [ $# -ge 1 ] || { echo "usage: long_runs.sh sync NAME [NAME ...]" >&2; exit 2; }
     for name in "$@"; do
@@ -60,7 +76,7 @@ case "$cmd" in
     done
     ;;
   *)
-    sed -n '2,16p' "$0" >&2
+    sed -n '2,19p' "$0" >&2
     exit 2
     ;;
 esac
