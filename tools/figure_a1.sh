@@ -39,5 +39,5 @@ for s in $SETTINGS; do
   done
 done
 tools/figure_a1 "${evals[@]}" -o "$OUT/figure_a1.png" --md "$OUT/figure_a1.md" \
-  --title "L2O-DM on MLP-orig by N_train/N_valid: $RUNS runs x $EPOCHS epochs, $SEEDS seeds x $STEPS steps"
+  --title "L2O-DM on MLP-orig by N_train/N_valid: $RUNS run$([ "$RUNS" = 1 ] || echo s) x $EPOCHS epochs, $SEEDS seeds x $STEPS steps"
 echo "figure_a1: $OUT/figure_a1.png and $OUT/figure_a1.md"
