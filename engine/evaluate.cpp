@@ -10,7 +10,7 @@ namespace l2o {
 
 EvalResult evaluate(UpdateRule& rule, const std::string& optimizer_label, const std::string& problem_name,
                     const ProblemConfig& problem, int64_t steps, const std::vector<uint64_t>& seeds,
-                    Backend backend, const EvalProgress& progress) {
+                    Backend backend, const EvalProgress& progress, const EvalPartials* partials) {
   auto t0 = std::chrono::steady_clock::now();
   EvalResult r;
   r.optimizer = optimizer_label;
@@ -30,15 +30,23 @@ EvalResult evaluate(UpdateRule& rule, const std::string& optimizer_label, const 
     if (progress) progress(r.losses.size(), seeds.size(), c.empty() ? NAN : static_cast<double>(c.back()));
   };
   for (uint64_t seed : seeds) {
+    std::vector<float> curve;
+    if (partials && partials->load(seed, steps, &curve)) {
+      r.diverged += static_cast<int64_t>(curve.size()) != steps + 1;
+      ++r.resumed_seeds;
+      r.losses.push_back(std::move(curve));
+      seed_done();
+      continue;
+    }
     opt->init(seed, theta.data());
     Rng batches(seed, kStreamBatch);
     rule.reset(n);
-    std::vector<float> curve;
     curve.reserve(steps + 1);
     bool diverged = false;
     if (backend == Backend::cuda &&
         evaluate_rollout_device(rule, *opt, frozen, theta.data(), batches, steps, &curve, &diverged)) {
       r.diverged += diverged ? 1 : 0;
+      if (partials) partials->save(seed, curve);
       r.losses.push_back(std::move(curve));
       seed_done();
       continue;
@@ -56,6 +64,7 @@ EvalResult evaluate(UpdateRule& rule, const std::string& optimizer_label, const 
       zero_ranges(frozen, u.data());
       for (int64_t i = 0; i < n; ++i) theta[i] += u[i];
     }
+    if (partials) partials->save(seed, curve);
     r.losses.push_back(std::move(curve));
     seed_done();
   }
@@ -143,6 +152,7 @@ std::string summary_json(const std::vector<EvalResult>& results, const std::map<
                    {"final_losses", finals},
                    {"late_median_losses", late},
                    {"diverged", r.diverged},
+                   {"resumed_seeds", r.resumed_seeds},
                    {"final_loss_mean", finite_or_null(s.final_mean)},
                    {"final_loss_std", finite_or_null(s.final_std)},
                    {"log10_mean_final_loss", finite_or_null(s.log10_mean_final)},

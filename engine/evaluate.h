@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/backend.h"
+#include "engine/eval_partials.h"
 #include "learners/update_rule.h"
 #include "optimizees/optimizee.h"
 
@@ -19,7 +20,8 @@ struct EvalResult {
   std::vector<uint64_t> seeds;
   std::vector<std::vector<float>> losses;  // per seed: losses at steps 0..steps (a shorter row = diverged)
   int64_t diverged = 0;
-  double seconds = 0;
+  int64_t resumed_seeds = 0;    // seeds read from partial results (EvalPartials) instead of run
+  double seconds = 0;           // this process's time (resumed seeds ran in an earlier one)
   std::string backend = "cpu";  // where the optimizee ran
   std::string split;            // the data split it trained on ("" for data-free problems)
 };
@@ -30,10 +32,12 @@ using EvalProgress = std::function<void(size_t done, size_t total, double last_l
 
 // Runs `rule` on `problem` for each seed: theta_0 and the minibatch stream depend only on the
 // seed, so every optimizer sees the same instances. A non-finite loss ends that seed's run.
-// The optimizee runs on `backend`; `progress` (optional) hears of each finished seed.
+// The optimizee runs on `backend`; `progress` (optional) hears of each finished seed. With
+// `partials`, a seed whose curve it holds is read instead of run, and each seed run is saved there.
 EvalResult evaluate(UpdateRule& rule, const std::string& optimizer_label, const std::string& problem_name,
                     const ProblemConfig& problem, int64_t steps, const std::vector<uint64_t>& seeds,
-                    Backend backend = Backend::cpu, const EvalProgress& progress = nullptr);
+                    Backend backend = Backend::cpu, const EvalProgress& progress = nullptr,
+                    const EvalPartials* partials = nullptr);
 
 // Steps per chunk of the device-resident rollout: one upload of minibatch indices and one
 // download of losses (the only synchronisation) per chunk.

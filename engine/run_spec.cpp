@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "engine/fnv.h"
 #include "engine/spec_reader.h"
 #include "kernels/common.h"
 #include "engine/learner_io.h"
@@ -52,14 +53,7 @@ std::string spec_digest(const nlohmann::json& resolved) {
     j.erase("git_commit");
     j.erase("ran_on");
   }
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (unsigned char c : j.dump()) {
-    h ^= c;
-    h *= 0x100000001b3ull;
-  }
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
-  return buf;
+  return fnv1a_hex(j.dump());
 }
 
 static MetaOptimizerSpec parse_meta_optimizer(SpecNode m) {

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "engine/atomic_file.h"
 #include "engine/backend.h"
@@ -122,6 +123,53 @@ TEST_CASE("l2o_eval writes curves and a summary for the same instances per optim
                             Catch::Contains("\"ran_on\": \"quadratic runs on cpu\"") &&
                             Catch::Contains("\"git_commit\": \"") && Catch::Contains("\"cpu\": \""));
   fs::remove_all(d);
+}
+
+TEST_CASE("l2o_eval run again after an interruption continues from its partial results, same bytes", "[cli]") {
+  const std::string ref = out_dir("eval_partial_ref"), d = out_dir("eval_partial");
+  const std::string args = "l2o_eval --optimizer adam,docs/results/authors_models/checkpoints/dm.safetensors "
+                           "--lr-grid 0.01,0.1 --problem quadratic --steps 300 --seeds 3 --out ";
+  Run a = run(args + ref);
+  INFO(a.out);
+  REQUIRE(a.code == 0);
+  // Cut short after 4 reported seeds (adam's 3, the learned optimizer's first), as a kill would.
+  Run cut = run(args + d + " --stop-after-seeds 4");
+  INFO(cut.out);
+  REQUIRE(cut.code == 1);
+  REQUIRE_THAT(cut.out, Catch::Contains("stopped after 4 seeds"));
+  REQUIRE_FALSE(fs::exists(d + "/summary.json"));
+  // 2 lrs x 3 selection seeds, then 3 + 1 reported seeds; damage one of adam's reported seeds.
+  std::vector<std::string> files;
+  for (const auto& e : fs::directory_iterator(d + "/partial")) files.push_back(e.path().string());
+  REQUIRE(files.size() == 10);
+  std::string damaged;
+  for (const auto& f : files)
+    if (f.size() > 10 && f.compare(f.size() - 10, 10, "_seed1.f32") == 0) damaged = f;
+  REQUIRE_FALSE(damaged.empty());
+  const std::string bytes = l2o::read_file(damaged);
+  l2o::write_file_atomic(damaged, bytes.substr(0, bytes.size() - 4));
+  Run again = run(args + d);
+  INFO(again.out);
+  REQUIRE(again.code == 0);
+  REQUIRE_THAT(again.out, Catch::Contains("warning: ignoring the partial result " + damaged + " (truncated") &&
+                              Catch::Contains("seed 1 runs again"));
+  for (const char* f : {"/curves.csv", "/curves_thin.csv"}) REQUIRE(l2o::read_file(d + f) == l2o::read_file(ref + f));
+  const std::string summary = l2o::read_file(d + "/summary.json");
+  REQUIRE_THAT(summary, Catch::Contains("\"resumed_seeds\": 2") && Catch::Contains("\"resumed_seeds\": 1"));
+  REQUIRE_FALSE(fs::exists(d + "/partial"));  // removed once the results hold every seed
+  // Retrained weights at the same path never reuse the old weights' partial results.
+  const std::string w = out_dir("eval_partial_w") + ".safetensors", d2 = out_dir("eval_partial_2");
+  fs::copy_file(L2O_SOURCE_DIR "/docs/results/authors_models/checkpoints/dm.safetensors", w);
+  const std::string args2 = "l2o_eval --optimizer " + w + " --problem quadratic --steps 300 --seeds 2 --out " + d2;
+  REQUIRE(run(args2 + " --stop-after-seeds 1").code == 1);
+  fs::copy_file(L2O_SOURCE_DIR "/docs/results/authors_models/checkpoints/dm_cl.safetensors", w,
+                fs::copy_options::overwrite_existing);
+  Run other = run(args2);
+  INFO(other.out);
+  REQUIRE(other.code == 0);
+  REQUIRE_THAT(l2o::read_file(d2 + "/summary.json"), Catch::Contains("\"resumed_seeds\": 0"));
+  for (const auto& x : {ref, d, d2}) fs::remove_all(x);
+  fs::remove(w);
 }
 
 TEST_CASE("l2o_eval --lr-grid picks the best lr on selection seeds and reports only it", "[cli]") {

@@ -1,13 +1,18 @@
 // l2o_eval: train optimizees with hand-designed or learned optimizers over several seeds and
 // write DIR/curves.csv, DIR/curves_thin.csv and DIR/summary.json. Exit codes: 0 ok, 2 bad input, 1 internal error.
+// Each finished seed is kept in DIR/partial/ until the end, so the same command run again after an
+// interruption continues from the next seed (engine/eval_partials.h).
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 
 #include "engine/atomic_file.h"
+#include "engine/eval_partials.h"
 #include "engine/evaluate.h"
+#include "engine/fnv.h"
 #include "engine/numerics.h"
 #include "engine/progress.h"
 #include "engine/rule_factory.h"
@@ -31,7 +36,9 @@ static const char* kUsage =
     "  --learned-trains-bn: learned optimizers also update conv batch-norm gamma/beta (the authors'\n"
     "              leave them at 1/0; hand-designed optimizers always train them)\n"
     "  --lr-grid:  per problem, each hand-designed optimizer runs every lr on K separate selection seeds\n"
-    "              (seed0 + 1000000 + k) and the lr with the lowest mean final loss is then evaluated\n";
+    "              (seed0 + 1000000 + k) and the lr with the lowest mean final loss is then evaluated\n"
+    "  Interrupted?  Run the same command again: seeds finished before are read from DIR/partial/\n"
+    "              (kept until the results are written) when the binary, weights and settings match.\n";
 
 static bool is_checkpoint(const std::string& o) {
   return o.size() > 12 && o.compare(o.size() - 12, 12, ".safetensors") == 0;
@@ -72,7 +79,8 @@ static std::string command_line(int argc, char** argv) {
 
 static int run(int argc, char** argv) {
   CliArgs args(argc, argv,
-               {"optimizer", "problem", "out", "lr", "lr-grid", "steps", "seeds", "seed0", "data-dir", "backend", "split"},
+               {"optimizer", "problem", "out", "lr", "lr-grid", "steps", "seeds", "seed0", "data-dir", "backend", "split",
+                "stop-after-seeds"},
                {"help", "learned-trains-bn"});
   if (args.has("help")) {
     std::cout << kUsage;
@@ -88,6 +96,8 @@ static int run(int argc, char** argv) {
   const int64_t steps = args.integer("steps", 10000, 1);
   const int64_t seeds = args.integer("seeds", 10, 1);
   const int64_t seed0 = args.integer("seed0", 0, 0);
+  // Testing aid: end the process (as a kill would) once this many reported seeds are done.
+  const int64_t stop_after_seeds = args.integer("stop-after-seeds", -1, 0);
   // Limits (docs/reliability.md): the curves are held in memory and written as CSV.
   if (steps > kMaxSteps) throw InputError("--steps: at most " + std::to_string(kMaxSteps) + ", got " + std::to_string(steps));
   if (seeds > kMaxSeeds) throw InputError("--seeds: at most " + std::to_string(kMaxSeeds) + ", got " + std::to_string(seeds));
@@ -130,9 +140,11 @@ static int run(int argc, char** argv) {
     backends.push_back(rb.kind);
   }
   std::vector<NamedRule> rules;
+  std::vector<std::string> weights_digest;  // a checkpoint's bytes, so that retrained weights never reuse partials
   bool any_hand = false;
   for (const auto& o : optimizers) {
     rules.push_back(make_update_rule(o, lr, rule_backend));
+    weights_digest.push_back(is_checkpoint(o) ? fnv1a_hex(read_file(o)) : "");
     for (double x : grid) make_update_rule(o, x);  // every grid value is valid for every optimizer
     any_hand = any_hand || !is_checkpoint(o);
   }
@@ -154,24 +166,39 @@ static int run(int argc, char** argv) {
     selection_seeds.push_back(static_cast<uint64_t>(seed0 + 1000000 + s));
   }
 
+  // What a seed's curve depends on besides the seed: partial results from any other binary,
+  // weights or setting are never read.
+  const std::string partial_dir = out + "/partial";
+  const auto identity = [&](size_t p, size_t k, const std::string& label, double lr_used) {
+    char lr_text[32];
+    std::snprintf(lr_text, sizeof lr_text, "%.17g", lr_used);
+    return std::string(L2O_GIT_COMMIT) + "|" + cpu_build_isa() + "|" + placement[p] + "|" + optimizers[k] + "|" +
+           weights_digest[k] + "|" + label + "|" + lr_text + "|" + problems[p] + "|" + split + "|" +
+           args.get("data-dir", "") + "|" + (args.has("learned-trains-bn") ? "bn" : "") + "|" + std::to_string(steps);
+  };
+  int64_t seeds_done = 0;
+
   enable_flush_to_zero();
   std::vector<EvalResult> results;
   for (size_t p = 0; p < problems.size(); ++p) {
     for (size_t k = 0; k < rules.size(); ++k) {
       NamedRule* chosen = &rules[k];
+      double chosen_lr = lr;
       NamedRule best;
       const bool learned = is_checkpoint(optimizers[k]);
       if (!grid.empty() && !learned) {  // pick the lr on selection seeds, never on the reported ones
         double best_loss = INFINITY;
         for (double x : grid) {
           NamedRule cand = make_update_rule(optimizers[k], x, rule_backend);
+          const EvalPartials partials(partial_dir, identity(p, k, cand.label, x));
           const EvalSummary s = summarize(evaluate(*cand.rule, cand.label, problems[p], configs[p], steps,
-                                                   selection_seeds, backends[p]));
+                                                   selection_seeds, backends[p], nullptr, &partials));
           std::fprintf(stderr, "  lr grid: %-22s %-12s mean final loss %.4g on selection seeds\n",
                        cand.label.c_str(), problems[p].c_str(), s.final_mean);
           if (s.finished == static_cast<int64_t>(seeds) && s.final_mean < best_loss) {
             best_loss = s.final_mean;
             best = std::move(cand);
+            chosen_lr = x;
           }
         }
         if (!best.rule) throw Error(optimizers[k] + " diverged for every lr of --lr-grid on " + problems[p]);
@@ -186,12 +213,22 @@ static int run(int argc, char** argv) {
         std::fprintf(stderr, "  %s %s: seed %zu/%zu done (last loss %.4g), %s elapsed, ETA %s\n", r.label.c_str(),
                      problems[p].c_str(), done, total, last, Progress::format_duration(secs).c_str(),
                      Progress::format_duration(eta).c_str());
+        if (++seeds_done == stop_after_seeds) {
+          std::fprintf(stderr, "l2o_eval: stopped after %lld seeds (--stop-after-seeds); the same command continues\n",
+                       static_cast<long long>(seeds_done));
+          std::_Exit(1);
+        }
       };
-      results.push_back(evaluate(*r.rule, r.label, problems[p], configs[p], steps, seed_list, backends[p], progress));
+      const EvalPartials partials(partial_dir, identity(p, k, r.label, chosen_lr));
+      results.push_back(
+          evaluate(*r.rule, r.label, problems[p], configs[p], steps, seed_list, backends[p], progress, &partials));
       const EvalSummary s = summarize(results.back());
-      std::fprintf(stderr, "%-24s %-12s final loss %.4g +/- %.3g (log10 of mean %.3f), %lld/%lld seeds finished, %.1fs\n",
+      std::fprintf(stderr, "%-24s %-12s final loss %.4g +/- %.3g (log10 of mean %.3f), %lld/%lld seeds finished, %.1fs",
                    r.label.c_str(), problems[p].c_str(), s.final_mean, s.final_std, s.log10_mean_final,
                    static_cast<long long>(s.finished), static_cast<long long>(seeds), results.back().seconds);
+      const int64_t resumed = results.back().resumed_seeds;
+      if (resumed > 0) std::fprintf(stderr, " (%lld seeds read from %s)", static_cast<long long>(resumed), partial_dir.c_str());
+      std::fprintf(stderr, "\n");
     }
   }
   std::filesystem::create_directories(out);
@@ -205,6 +242,7 @@ static int run(int argc, char** argv) {
                                                          {"ran_on", devices},
                                                          {"command", command_line(argc, argv)}};
   write_file_atomic(out + "/summary.json", summary_json(results, provenance));
+  std::filesystem::remove_all(partial_dir);  // the results hold every seed now
   std::fprintf(stderr, "wrote %s/curves.csv, curves_thin.csv and summary.json\n", out.c_str());
   return 0;
 }

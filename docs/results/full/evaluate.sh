@@ -4,6 +4,8 @@
 # into runs/eval/<name>/. An evaluation is skipped when runs/eval/<name> already holds a
 # summary.json, or when eval/<name> here holds one with its curves_thin.csv (so a fresh machine
 # reruns just the evaluations whose curves were never committed). Sequential, one thread, nice 10.
+# One cut short (a session's end) continues from its next seed when this runs again on the same
+# machine and binary (its finished seeds wait in runs/eval/<name>/partial/).
 #   docs/results/full/evaluate.sh                 all of them, in the order below
 #   ONLY=mlp_relu docs/results/full/evaluate.sh   those whose name matches this (extended regex:
 #                                                 ONLY='authors_dm_(aug|il)_mlp' for several)
