@@ -146,7 +146,7 @@ class Report(unittest.TestCase):
             md = open(os.path.join(out, "report.md")).read()
             self.assertIn(f"| MLP-orig | {want} |", md, d)
             self.assertEqual(os.path.isfile(os.path.join(out, "mlp_orig.png")), d in (full, thin), d)
-        self.assertIn("summary only: its curves were not kept", md)
+        self.assertIn("| summary only | not recorded |", md)
         # Table 1b appears only for evaluations that recorded the late medians: log10 -2 and -4.
         self.assertNotIn("Table 1b", open(os.path.join(self.d, "out_full", "report.md")).read())
         per_seed_md = open(os.path.join(self.d, "out_per_seed", "report.md")).read()
@@ -183,8 +183,9 @@ class Report(unittest.TestCase):
         r = self.run_report("--eval", ev, "--eval", old, "--out", out)
         self.assertEqual(r.returncode, 0, r.stderr)
         md = open(os.path.join(out, "report.md")).read()
-        self.assertIn("Made by commit abc123; CPU AMD EPYC, built for AVX2+FMA; mlp_orig runs on cpu.", md)
-        self.assertEqual(md.count("Made by"), 1)
+        self.assertIn("| commit abc123; CPU AMD EPYC, built for AVX2+FMA; mlp_orig runs on cpu |", md)
+        self.assertIn(f"| `{old}` | MLP-orig | sgd | 1 | 1 (ids 0) | kept | not recorded |", md)
+        self.assertEqual(md.count("| commit "), 1)
 
     def test_bad_run_arguments_name_the_problem(self):
         ev = os.path.join(self.d, "eval")

@@ -27,7 +27,7 @@ tools/report "${evals[@]}" --out "$R" "${maps[@]}" \
   --run "L2O-DM-CL-IL (seed 0)=$R/runs/l2o_dm_cl_il_seed0" --run "L2O-DM-CL-IL (seed 1)=$R/runs/l2o_dm_cl_il_seed1" \
   --run "L2O-DM-CL-IL (seed 2)=$R/runs/l2o_dm_cl_il_seed2" \
   --run "L2O-DM-CL-IL, Adam teacher (seed 0, in progress)=$R/runs/l2o_dm_cl_il_adam_seed0" \
-  --run "L2O-DM-IL (in progress)=$R/runs/l2o_dm_il" \
+  --run "L2O-DM-IL=$R/runs/l2o_dm_il" \
   --run "RNNprop=docs/results/rnnprop/runs/rnnprop" --run "RNNprop-CL-IL=docs/results/rnnprop/runs/rnnprop_cl_il" \
   --run "L2O-Scale=docs/results/l2o_scale/runs/l2o_scale" --run "L2O-Scale-CL-IL=docs/results/l2o_scale/runs/l2o_scale_cl_il" \
   --figure "figure_a3=L2O-DM,L2O-DM-CL-IL,L2O-DM-CL-IL (authors),RNNprop,RNNprop (authors),RNNprop-CL-IL,RNNprop-CL-IL (authors),L2O-Scale,L2O-Scale-CL-IL" \
