@@ -23,8 +23,6 @@ class EvalPartials {
   // Writes the seed's curve atomically.
   void save(uint64_t seed, const std::vector<float>& curve) const;
 
-  const std::string& dir() const { return dir_; }
-
  private:
   std::string path(uint64_t seed) const;
   std::string dir_, key_;
