@@ -16,6 +16,7 @@ evals=()
 for d in "$R"/eval/*/; do evals+=(--eval "${d%/}"); done
 maps=(--label-map "l2o:l2o_dm/best=L2O-DM" --label-map "l2o:rnnprop/best=RNNprop" --label-map "l2o:l2o_dm_cl_il/best=L2O-DM-CL-IL" --label-map "l2o:l2o_dm_cl_il_seed0/best=L2O-DM-CL-IL" --label-map "l2o:rnnprop_cl_il/best=RNNprop-CL-IL"
       --label-map "l2o:l2o_dm_cl_seed0/best=L2O-DM-CL" --label-map "l2o:l2o_dm_il/best=L2O-DM-IL"
+      --label-map "l2o:l2o_dm_cl_il_adam_seed0/best=L2O-DM-CL-IL (Adam teacher)"
       --label-map "l2o:l2o_scale/best=L2O-Scale" --label-map "l2o:l2o_scale_cl_il/best=L2O-Scale-CL-IL"
       --label-map "l2o:l2o_scale_reset_state/best=L2O-Scale")
 for a in dm:L2O-DM dm_aug:L2O-DM-AUG dm_cl:L2O-DM-CL dm_il:L2O-DM-IL dm_cl_il:L2O-DM-CL-IL rnnprop:RNNprop rnnprop_cl_il:RNNprop-CL-IL; do
