@@ -23,11 +23,11 @@ for a in dm:L2O-DM dm_aug:L2O-DM-AUG dm_cl:L2O-DM-CL dm_il:L2O-DM-IL dm_cl_il:L2
   maps+=(--label-map "l2o:authors_models/${a%%:*}=${a#*:} (authors)")
 done
 tools/report "${evals[@]}" --out "$R" "${maps[@]}" \
-  --run "L2O-DM=$R/runs/l2o_dm" --run "L2O-DM-CL (seed 0, paused)=$R/runs/l2o_dm_cl_seed0" \
+  --run "L2O-DM=$R/runs/l2o_dm" --run "L2O-DM-CL (seed 0, paused in stage 3)=$R/runs/l2o_dm_cl_seed0" \
   --run "L2O-DM-CL (seed 1, paused)=$R/runs/l2o_dm_cl_seed1" --run "L2O-DM-CL (seed 2, paused)=$R/runs/l2o_dm_cl_seed2" \
   --run "L2O-DM-CL-IL (seed 0)=$R/runs/l2o_dm_cl_il_seed0" --run "L2O-DM-CL-IL (seed 1)=$R/runs/l2o_dm_cl_il_seed1" \
   --run "L2O-DM-CL-IL (seed 2)=$R/runs/l2o_dm_cl_il_seed2" \
-  --run "L2O-DM-CL-IL, Adam teacher (seed 0, in progress)=$R/runs/l2o_dm_cl_il_adam_seed0" \
+  --run "L2O-DM-CL-IL, Adam teacher (seed 0)=$R/runs/l2o_dm_cl_il_adam_seed0" \
   --run "L2O-DM-IL=$R/runs/l2o_dm_il" \
   --run "RNNprop=docs/results/rnnprop/runs/rnnprop" --run "RNNprop-CL-IL=docs/results/rnnprop/runs/rnnprop_cl_il" \
   --run "L2O-Scale=docs/results/l2o_scale/runs/l2o_scale" --run "L2O-Scale-CL-IL=docs/results/l2o_scale/runs/l2o_scale_cl_il" \
