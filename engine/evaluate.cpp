@@ -1,16 +1,70 @@
 #include "engine/evaluate.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <exception>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <thread>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 namespace l2o {
 
+namespace {
+
+// One evaluation worker: an update rule and an optimizee of its own, and its buffers.
+struct SeedRunner {
+  UpdateRule* rule = nullptr;
+  std::unique_ptr<OptimizeeT<float>> opt;
+  CoordRanges frozen;
+  std::vector<float> theta, grad, u;
+  Batch batch;
+
+  SeedRunner(UpdateRule& r, const ProblemConfig& problem, Backend backend) : rule(&r), opt(make_optimizee<float>(problem, backend)) {
+    const int64_t n = opt->num_params();
+    theta.resize(n);
+    grad.resize(n);
+    u.resize(n);
+    frozen = r.learned() ? opt->learner_frozen() : CoordRanges{};
+    r.set_tensor_sizes(opt->tensor_sizes());  // before each reset below (L2O-Scale's per-tensor level)
+  }
+
+  // The seed's losses at steps 0..steps, up to the first non-finite one; returns whether it diverged.
+  bool run(uint64_t seed, int64_t steps, Backend backend, std::vector<float>* curve) {
+    const int64_t n = opt->num_params();
+    opt->init(seed, theta.data());
+    Rng batches(seed, kStreamBatch);
+    rule->reset(n);
+    curve->reserve(steps + 1);
+    bool diverged = false;
+    if (backend == Backend::cuda &&
+        evaluate_rollout_device(*rule, *opt, frozen, theta.data(), batches, steps, curve, &diverged))
+      return diverged;
+    for (int64_t t = 0; t <= steps; ++t) {
+      opt->sample_batch(batches, batch);
+      const float loss = opt->loss_and_grad(theta.data(), batch, t < steps ? grad.data() : nullptr);
+      if (!std::isfinite(loss)) return true;  // diverged: the curve stops here and the seed is counted
+      curve->push_back(loss);
+      if (t == steps) break;
+      rule->update(grad.data(), u.data());
+      zero_ranges(frozen, u.data());
+      for (int64_t i = 0; i < n; ++i) theta[i] += u[i];
+    }
+    return false;
+  }
+};
+
+}  // namespace
+
 EvalResult evaluate(UpdateRule& rule, const std::string& optimizer_label, const std::string& problem_name,
                     const ProblemConfig& problem, int64_t steps, const std::vector<uint64_t>& seeds,
-                    Backend backend, const EvalProgress& progress, const EvalPartials* partials) {
+                    Backend backend, const EvalProgress& progress, const EvalPartials* partials, int jobs,
+                    const RuleFactory& more_rules) {
   auto t0 = std::chrono::steady_clock::now();
   EvalResult r;
   r.optimizer = optimizer_label;
@@ -19,55 +73,76 @@ EvalResult evaluate(UpdateRule& rule, const std::string& optimizer_label, const 
   r.seeds = seeds;
   r.backend = backend_name(backend);
   r.split = problem.kind == "quadratic" ? "" : problem.split;
-  auto opt = make_optimizee<float>(problem, backend);
-  const int64_t n = opt->num_params();
-  std::vector<float> theta(n), grad(n), u(n);
-  const CoordRanges frozen = rule.learned() ? opt->learner_frozen() : CoordRanges{};
-  rule.set_tensor_sizes(opt->tensor_sizes());  // before each reset below (L2O-Scale's per-tensor level)
-  Batch batch;
-  auto seed_done = [&] {
-    const std::vector<float>& c = r.losses.back();
-    if (progress) progress(r.losses.size(), seeds.size(), c.empty() ? NAN : static_cast<double>(c.back()));
+  r.losses.resize(seeds.size());
+  std::vector<char> diverged(seeds.size(), 0);
+  size_t done = 0;
+  std::mutex mu;  // guards done, progress and partial saves
+  const auto seed_done = [&](size_t k) {
+    const std::vector<float>& c = r.losses[k];
+    ++done;
+    if (progress) progress(done, seeds.size(), c.empty() ? NAN : static_cast<double>(c.back()));
   };
-  for (uint64_t seed : seeds) {
-    std::vector<float> curve;
-    if (partials && partials->load(seed, steps, &curve)) {
-      r.diverged += static_cast<int64_t>(curve.size()) != steps + 1;
+  std::vector<size_t> todo;  // seeds to run, in seed order
+  for (size_t k = 0; k < seeds.size(); ++k) {
+    if (partials && partials->load(seeds[k], steps, &r.losses[k])) {
+      diverged[k] = static_cast<int64_t>(r.losses[k].size()) != steps + 1;
       ++r.resumed_seeds;
-      r.losses.push_back(std::move(curve));
-      seed_done();
-      continue;
+      seed_done(k);
+    } else {
+      todo.push_back(k);
     }
-    opt->init(seed, theta.data());
-    Rng batches(seed, kStreamBatch);
-    rule.reset(n);
-    curve.reserve(steps + 1);
-    bool diverged = false;
-    if (backend == Backend::cuda &&
-        evaluate_rollout_device(rule, *opt, frozen, theta.data(), batches, steps, &curve, &diverged)) {
-      r.diverged += diverged ? 1 : 0;
-      if (partials) partials->save(seed, curve);
-      r.losses.push_back(std::move(curve));
-      seed_done();
-      continue;
-    }
-    for (int64_t t = 0; t <= steps; ++t) {
-      opt->sample_batch(batches, batch);
-      const float loss = opt->loss_and_grad(theta.data(), batch, t < steps ? grad.data() : nullptr);
-      if (!std::isfinite(loss)) {  // diverged: the curve stops here and the seed is counted
-        ++r.diverged;
-        break;
-      }
-      curve.push_back(loss);
-      if (t == steps) break;
-      rule.update(grad.data(), u.data());
-      zero_ranges(frozen, u.data());
-      for (int64_t i = 0; i < n; ++i) theta[i] += u[i];
-    }
-    if (partials) partials->save(seed, curve);
-    r.losses.push_back(std::move(curve));
-    seed_done();
   }
+
+  // Workers take the next seed of `todo` until none is left (or one has failed).
+  const size_t workers = backend == Backend::cuda || !more_rules
+                             ? 1
+                             : std::max<size_t>(1, std::min(todo.size(), static_cast<size_t>(std::max(jobs, 1))));
+  std::vector<std::unique_ptr<UpdateRule>> extra_rules;
+  std::vector<std::unique_ptr<SeedRunner>> runners;
+  runners.push_back(std::make_unique<SeedRunner>(rule, problem, backend));
+  for (size_t w = 1; w < workers; ++w) {  // built here: dataset loading and rule making stay on one thread
+    extra_rules.push_back(more_rules());
+    runners.push_back(std::make_unique<SeedRunner>(*extra_rules.back(), problem, backend));
+  }
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  std::vector<std::exception_ptr> errors(workers);
+  // Threads made here take the caller's floating-point environment (flush-to-zero included: POSIX
+  // pthread_create), so a worker's arithmetic is the caller's. The learners' OpenMP loops share the
+  // caller's thread count among the workers (their results do not depend on it).
+#ifdef _OPENMP
+  const int omp_threads = omp_get_max_threads();
+#endif
+  const auto work = [&](size_t w) {
+#ifdef _OPENMP
+    if (workers > 1) omp_set_num_threads(std::max(1, omp_threads / static_cast<int>(workers)));
+#endif
+    try {
+      for (size_t i; !failed && (i = next++) < todo.size();) {
+        const size_t k = todo[i];
+        std::vector<float> curve;
+        const bool d = runners[w]->run(seeds[k], steps, backend, &curve);
+        std::lock_guard<std::mutex> lock(mu);
+        if (partials) partials->save(seeds[k], curve);
+        r.losses[k] = std::move(curve);
+        diverged[k] = d;
+        seed_done(k);
+      }
+    } catch (...) {
+      errors[w] = std::current_exception();
+      failed = true;
+    }
+  };
+  std::vector<std::thread> threads;
+  for (size_t w = 1; w < workers; ++w) threads.emplace_back(work, w);
+  work(0);
+  for (auto& t : threads) t.join();
+#ifdef _OPENMP
+  omp_set_num_threads(omp_threads);  // the calling thread's own setting back
+#endif
+  for (const auto& e : errors)
+    if (e) std::rethrow_exception(e);
+  for (char d : diverged) r.diverged += d;
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return r;
 }

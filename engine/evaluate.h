@@ -30,14 +30,23 @@ struct EvalResult {
 // recorded loss (its last finite one when it diverged).
 using EvalProgress = std::function<void(size_t done, size_t total, double last_loss)>;
 
+// A new rule like the one given to evaluate() (the same kind, settings and weights, with state of
+// its own), for each extra worker thread of a parallel evaluation.
+using RuleFactory = std::function<std::unique_ptr<UpdateRule>()>;
+
 // Runs `rule` on `problem` for each seed: theta_0 and the minibatch stream depend only on the
 // seed, so every optimizer sees the same instances. A non-finite loss ends that seed's run.
 // The optimizee runs on `backend`; `progress` (optional) hears of each finished seed. With
 // `partials`, a seed whose curve it holds is read instead of run, and each seed run is saved there.
+// jobs > 1 with `more_rules` (CPU backend; the device path takes one seed at a time): up to `jobs`
+// seeds run at once, each worker thread with an optimizee of its own and a rule from `more_rules`
+// (the calling thread's worker uses `rule`), threads made per call, in the caller's flush-to-zero mode. Since a rollout
+// depends on its seed alone, the result is that of jobs = 1 bit for bit; only `progress` hears of
+// the seeds in the order they finish (its calls never overlap).
 EvalResult evaluate(UpdateRule& rule, const std::string& optimizer_label, const std::string& problem_name,
                     const ProblemConfig& problem, int64_t steps, const std::vector<uint64_t>& seeds,
                     Backend backend = Backend::cpu, const EvalProgress& progress = nullptr,
-                    const EvalPartials* partials = nullptr);
+                    const EvalPartials* partials = nullptr, int jobs = 1, const RuleFactory& more_rules = nullptr);
 
 // Steps per chunk of the device-resident rollout: one upload of minibatch indices and one
 // download of losses (the only synchronisation) per chunk.

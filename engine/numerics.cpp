@@ -10,10 +10,22 @@
 
 namespace l2o {
 
-static void set_ftz_this_thread() {
+static void set_ftz_this_thread() { set_flush_to_zero_this_thread(true); }
+
+bool flush_to_zero_enabled() {
 #if defined(__SSE__) || defined(__x86_64__)
-  _MM_SET_FLUSH_ZERO_MODE(_MM_FLUSH_ZERO_ON);
-  _MM_SET_DENORMALS_ZERO_MODE(_MM_DENORMALS_ZERO_ON);
+  return _MM_GET_FLUSH_ZERO_MODE() == _MM_FLUSH_ZERO_ON && _MM_GET_DENORMALS_ZERO_MODE() == _MM_DENORMALS_ZERO_ON;
+#else
+  return false;
+#endif
+}
+
+void set_flush_to_zero_this_thread(bool on) {
+#if defined(__SSE__) || defined(__x86_64__)
+  _MM_SET_FLUSH_ZERO_MODE(on ? _MM_FLUSH_ZERO_ON : _MM_FLUSH_ZERO_OFF);
+  _MM_SET_DENORMALS_ZERO_MODE(on ? _MM_DENORMALS_ZERO_ON : _MM_DENORMALS_ZERO_OFF);
+#else
+  (void)on;
 #endif
 }
 

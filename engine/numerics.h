@@ -8,4 +8,9 @@ namespace l2o {
 // slower (DESIGN.md section 6). Applies to the calling thread and to OpenMP workers.
 void enable_flush_to_zero();
 
+// Whether the calling thread flushes subnormals (FTZ and DAZ both on), and that mode set on the
+// calling thread alone (tests check that parallel evaluation's workers run in the caller's mode).
+bool flush_to_zero_enabled();
+void set_flush_to_zero_this_thread(bool on);
+
 }  // namespace l2o

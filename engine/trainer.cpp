@@ -31,6 +31,9 @@ constexpr double kMaxActivationBytes = 8.0 * (1 << 30);  // docs/reliability.md
 class FixedPhiRule : public UpdateRule {
  public:
   FixedPhiRule(LearnerT<float>& l, const std::vector<float>& phi) : l_(l), phi_(phi) {}
+  // Owning its learner (a parallel validation's extra workers).
+  FixedPhiRule(std::unique_ptr<LearnerT<float>> l, const std::vector<float>& phi)
+      : owned_(std::move(l)), l_(*owned_), phi_(phi) {}
   std::string name() const override { return "learner"; }
   void reset(int64_t n) override { l_.reset(n, 0); }
   void set_tensor_sizes(const std::vector<int64_t>& sizes) override { l_.set_tensor_sizes(sizes); }
@@ -38,6 +41,7 @@ class FixedPhiRule : public UpdateRule {
   bool learned() const override { return true; }
 
  private:
+  std::unique_ptr<LearnerT<float>> owned_;
   LearnerT<float>& l_;
   const std::vector<float>& phi_;
 };
@@ -56,10 +60,15 @@ std::vector<uint64_t> validation_seeds(const RunSpec& spec, int64_t index) {
 }
 
 double validation_score(const RunSpec& spec, LearnerT<float>& learner, const std::vector<float>& phi,
-                        int64_t n_valid, int64_t index, Backend backend, double* score_se) {
+                        int64_t n_valid, int64_t index, Backend backend, double* score_se, int jobs,
+                        const std::function<std::unique_ptr<LearnerT<float>>()>& more_learners) {
   const std::vector<uint64_t> seeds = validation_seeds(spec, index);
   FixedPhiRule rule(learner, phi);
-  EvalResult res = evaluate(rule, "learner", spec.problem_name, spec.problem, n_valid, seeds, backend);
+  RuleFactory more_rules;
+  if (more_learners)
+    more_rules = [&] { return std::unique_ptr<UpdateRule>(new FixedPhiRule(more_learners(), phi)); };
+  EvalResult res = evaluate(rule, "learner", spec.problem_name, spec.problem, n_valid, seeds, backend, nullptr,
+                            nullptr, jobs, more_rules);
   if (score_se) *score_se = NAN;
   if (res.diverged > 0) return INFINITY;
   double score = 0;
@@ -86,7 +95,11 @@ class Trainer::Impl {
   void epoch();                            // one epoch of meta-steps, logged
   std::string validate_and_select();       // a validation and what it decides; returns the progress note
   double validate(int64_t n_valid, double* se) {  // every validation draws the run's next instances
-    return validation_score(spec_, *valid_learner_, st_.phi, n_valid, st_.validations++, opt_.backend, se);
+    return validation_score(spec_, *valid_learner_, st_.phi, n_valid, st_.validations++, opt_.backend, se,
+                            opt_.validation_jobs, [this] {
+                              nlohmann::json cfg = spec_.learner;
+                              return make_learner<float>(SpecNode(cfg, "$.learner"), opt_.backend);
+                            });
   }
   void save_weights(const std::string& name, std::map<std::string, std::string> extra);
   void checkpoint();

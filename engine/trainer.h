@@ -4,6 +4,7 @@
 // directory that can be resumed.
 #pragma once
 #include <csignal>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,6 +24,9 @@ struct TrainerOptions {
   // epoch and validation in progress, with a checkpoint: nothing trained is lost to the stop.
   const volatile std::sig_atomic_t* stop_request = nullptr;
   Backend backend = Backend::cpu;  // where the learner and optimizee run (resolved from spec.backend)
+  // Validation rollouts run this many at once, one thread each (CPU backend); the scores, and so the
+  // run, are the same bit for bit (engine/evaluate.h), which is why it is an option and not a spec key.
+  int validation_jobs = 1;
 };
 
 struct TrainSummary {
@@ -64,7 +68,9 @@ std::vector<uint64_t> validation_seeds(const RunSpec& spec, int64_t index);
 // after n_valid steps (a diverged rollout scores +inf). score_se, when given, gets the score's
 // standard error from the rollouts' spread, sqrt(rollouts) x their sample sd: how far another
 // draw of instances could move the score (NaN with one rollout or a divergence).
+// jobs > 1 runs the rollouts in parallel (evaluate()), the extra workers on learners from `more_learners`.
 double validation_score(const RunSpec& spec, LearnerT<float>& learner, const std::vector<float>& phi,
-                        int64_t n_valid, int64_t index, Backend backend = Backend::cpu, double* score_se = nullptr);
+                        int64_t n_valid, int64_t index, Backend backend = Backend::cpu, double* score_se = nullptr,
+                        int jobs = 1, const std::function<std::unique_ptr<LearnerT<float>>()>& more_learners = nullptr);
 
 }  // namespace l2o

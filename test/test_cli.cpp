@@ -72,6 +72,8 @@ TEST_CASE("l2o_eval rejects bad input with exit code 2 and writes nothing", "[cl
   require_input_error(base + "--optimizer adam --problem quadratic --seeds 1000000000", "--seeds: at most", d);
   require_input_error(base + "--optimizer adam --problem quadratic --seed0 9223372036854775000", "--seed0: at most", d);
   require_input_error(base + "--optimizer adam,,sgd --problem quadratic", "--optimizer: empty element", d);
+  require_input_error(base + "--optimizer adam --problem quadratic --jobs 0", "--jobs: must be >= 1, got 0", d);
+  require_input_error(base + "--optimizer adam --problem quadratic --jobs 999", "--jobs: at most 256, got 999", d);
   require_input_error(base + "--optimizer adam --problem quadratic,", "--problem: empty element", d);
   require_input_error(base + "--optimizer docs/results/authors_models/checkpoints/dm.safetensors --problem quadratic "
                              "--lr 0.1",
@@ -172,6 +174,22 @@ TEST_CASE("l2o_eval run again after an interruption continues from its partial r
   fs::remove(w);
 }
 
+TEST_CASE("l2o_eval --jobs runs seeds in parallel and writes the bytes of one job", "[cli]") {
+  const std::string one = out_dir("eval_jobs1"), many = out_dir("eval_jobs3");
+  // A grid (selection seeds in parallel too), a learned optimizer, real MNIST and the quadratic.
+  const std::string args = "l2o_eval --optimizer adam,docs/results/authors_models/checkpoints/dm.safetensors "
+                           "--lr-grid 0.01,0.1 --problem quadratic,mlp_orig --data-dir data --steps 60 --seeds 4 --out ";
+  Run a = run(args + one + " --jobs 1");
+  INFO(a.out);
+  REQUIRE(a.code == 0);
+  Run b = run(args + many + " --jobs 3");
+  INFO(b.out);
+  REQUIRE(b.code == 0);
+  for (const char* f : {"/curves.csv", "/curves_thin.csv"}) REQUIRE(l2o::read_file(many + f) == l2o::read_file(one + f));
+  REQUIRE_THAT(b.out, Catch::Contains("seed 4/4 done"));
+  for (const auto& x : {one, many}) fs::remove_all(x);
+}
+
 TEST_CASE("l2o_eval --lr-grid picks the best lr on selection seeds and reports only it", "[cli]") {
   const std::string d = out_dir("grid");
   Run r = run("l2o_eval --optimizer sgd --lr-grid 0.001,0.1 --problem quadratic --steps 60 --seeds 2 --out " + d);
@@ -195,6 +213,7 @@ TEST_CASE("l2o_train rejects bad specs with the JSON path, exit code 2, nothing 
   require_input_error("l2o_train specs/l2o_dm.json --out " + d + " --set training", "expected KEY=VALUE", d);
   require_input_error("l2o_train /nonexistent/spec.json --out " + d, "/nonexistent/spec.json", d);
   require_input_error("l2o_train --resume " + d, "not a run directory", d);
+  require_input_error("l2o_train specs/l2o_dm.json --out " + d + " --jobs two", "--jobs: expected an integer", d);
   require_input_error("l2o_train specs/l2o_dm.json --out " + d + " --backend tpu", "$.backend", d);
   // "cuda" that cannot run: no device here, or (on a GPU machine) a problem without a CUDA twin.
   require_input_error("l2o_train specs/l2o_dm_quadratic.json --out " + d + " --backend cuda", "backend \"cuda\"", d);

@@ -24,7 +24,7 @@ using namespace l2o;
 static const char* kUsage =
     "usage: l2o_eval --optimizer NAME|CKPT.safetensors[,...] --problem NAME[,...] --out DIR\n"
     "                [--lr X | --lr-grid X,Y,...] [--steps N] [--seeds K] [--seed0 S] [--data-dir D]\n"
-    "                [--backend cpu|cuda|auto] [--split test|train] [--learned-trains-bn]\n"
+    "                [--backend cpu|cuda|auto] [--split test|train] [--learned-trains-bn] [--jobs N]\n"
     "  optimizers: sgd, momentum, nag, adam, adagrad, rmsprop (TensorFlow's forms, as the authors'),\n"
     "              adam_torch, adagrad_torch, rmsprop_torch (PyTorch's), or a learner checkpoint\n"
     "  problems:   quadratic, mlp_orig, mlp_relu, mlp_deeper, mlp_fashion, conv_mnist, conv_cifar,\n"
@@ -35,6 +35,8 @@ static const char* kUsage =
     "              authors evaluate) or train (the meta-training split)\n"
     "  --learned-trains-bn: learned optimizers also update conv batch-norm gamma/beta (the authors'\n"
     "              leave them at 1/0; hand-designed optimizers always train them)\n"
+    "  --jobs:     run up to N seeds at once, one thread each (CPU backend; default 1); the results\n"
+    "              are the same bytes as with one\n"
     "  --lr-grid:  per problem, each hand-designed optimizer runs every lr on K separate selection seeds\n"
     "              (seed0 + 1000000 + k) and the lr with the lowest mean final loss is then evaluated\n"
     "  Interrupted?  Run the same command again: seeds finished before are read from DIR/partial/\n"
@@ -44,7 +46,7 @@ static bool is_checkpoint(const std::string& o) {
   return o.size() > 12 && o.compare(o.size() - 12, 12, ".safetensors") == 0;
 }
 
-constexpr int64_t kMaxSteps = 10000000, kMaxSeeds = 10000, kMaxCurveValues = 200000000;
+constexpr int64_t kMaxSteps = 10000000, kMaxSeeds = 10000, kMaxCurveValues = 200000000, kMaxJobs = 256;
 // Selection seeds are seed0 + 1000000 + k: seed0 stays far enough below 2^63 for both.
 constexpr int64_t kMaxSeed0 = (int64_t(1) << 62);
 
@@ -80,7 +82,7 @@ static std::string command_line(int argc, char** argv) {
 static int run(int argc, char** argv) {
   CliArgs args(argc, argv,
                {"optimizer", "problem", "out", "lr", "lr-grid", "steps", "seeds", "seed0", "data-dir", "backend", "split",
-                "stop-after-seeds"},
+                "stop-after-seeds", "jobs"},
                {"help", "learned-trains-bn"});
   if (args.has("help")) {
     std::cout << kUsage;
@@ -96,6 +98,8 @@ static int run(int argc, char** argv) {
   const int64_t steps = args.integer("steps", 10000, 1);
   const int64_t seeds = args.integer("seeds", 10, 1);
   const int64_t seed0 = args.integer("seed0", 0, 0);
+  const int64_t jobs = args.integer("jobs", 1, 1);
+  if (jobs > kMaxJobs) throw InputError("--jobs: at most " + std::to_string(kMaxJobs) + ", got " + std::to_string(jobs));
   // Testing aid: end the process (as a kill would) once this many reported seeds are done.
   const int64_t stop_after_seeds = args.integer("stop-after-seeds", -1, 0);
   // Limits (docs/reliability.md): the curves are held in memory and written as CSV.
@@ -160,6 +164,11 @@ static int run(int argc, char** argv) {
   check_out_dir(out);
   if (requested != "cpu")
     for (const auto& line : placement) std::fprintf(stderr, "%s\n", line.c_str());
+  // The device path takes one seed at a time, and rules made for the device stay on one thread.
+  const int eval_jobs = rule_backend == Backend::cuda ? 1 : static_cast<int>(jobs);
+  if (jobs > 1 && eval_jobs == 1)
+    std::fprintf(stderr, "l2o_eval: --jobs %lld has no effect here: on cuda the seeds run one at a time\n",
+                 static_cast<long long>(jobs));
   std::vector<uint64_t> seed_list, selection_seeds;
   for (int64_t s = 0; s < seeds; ++s) {
     seed_list.push_back(static_cast<uint64_t>(seed0 + s));
@@ -177,6 +186,10 @@ static int run(int argc, char** argv) {
            args.get("data-dir", "") + "|" + (args.has("learned-trains-bn") ? "bn" : "") + "|" + std::to_string(steps);
   };
   int64_t seeds_done = 0;
+  // Each extra worker of a parallel evaluation makes its own copy of the rule (checkpoints are read again).
+  const auto same_rule = [&](const std::string& name, double lr_used) -> RuleFactory {
+    return [name, lr_used, rule_backend] { return make_update_rule(name, lr_used, rule_backend).rule; };
+  };
 
   enable_flush_to_zero();
   std::vector<EvalResult> results;
@@ -191,8 +204,9 @@ static int run(int argc, char** argv) {
         for (double x : grid) {
           NamedRule cand = make_update_rule(optimizers[k], x, rule_backend);
           const EvalPartials partials(partial_dir, identity(p, k, cand.label, x));
-          const EvalSummary s = summarize(evaluate(*cand.rule, cand.label, problems[p], configs[p], steps,
-                                                   selection_seeds, backends[p], nullptr, &partials));
+          const EvalSummary s =
+              summarize(evaluate(*cand.rule, cand.label, problems[p], configs[p], steps, selection_seeds, backends[p],
+                                 nullptr, &partials, eval_jobs, same_rule(optimizers[k], x)));
           std::fprintf(stderr, "  lr grid: %-22s %-12s mean final loss %.4g on selection seeds\n",
                        cand.label.c_str(), problems[p].c_str(), s.final_mean);
           if (s.finished == static_cast<int64_t>(seeds) && s.final_mean < best_loss) {
@@ -220,8 +234,8 @@ static int run(int argc, char** argv) {
         }
       };
       const EvalPartials partials(partial_dir, identity(p, k, r.label, chosen_lr));
-      results.push_back(
-          evaluate(*r.rule, r.label, problems[p], configs[p], steps, seed_list, backends[p], progress, &partials));
+      results.push_back(evaluate(*r.rule, r.label, problems[p], configs[p], steps, seed_list, backends[p], progress,
+                                 &partials, eval_jobs, same_rule(optimizers[k], chosen_lr)));
       const EvalSummary s = summarize(results.back());
       std::fprintf(stderr, "%-24s %-12s final loss %.4g +/- %.3g (log10 of mean %.3f), %lld/%lld seeds finished, %.1fs",
                    r.label.c_str(), problems[p].c_str(), s.final_mean, s.final_std, s.log10_mean_final,

@@ -19,10 +19,12 @@ using namespace l2o;
 namespace fs = std::filesystem;
 
 static const char* kUsage =
-    "usage: l2o_train SPEC.json [--out DIR] [--set KEY=VALUE ...] [--backend cpu|cuda|auto]\n"
-    "       l2o_train --resume DIR\n"
+    "usage: l2o_train SPEC.json [--out DIR] [--set KEY=VALUE ...] [--backend cpu|cuda|auto] [--jobs N]\n"
+    "       l2o_train --resume DIR [--jobs N]\n"
     "  Keys are documented in docs/spec.md; --set a.b=value overrides any of them.\n"
-    "  DIR defaults to runs/<spec name>. --resume continues an interrupted run from its last checkpoint.\n";
+    "  DIR defaults to runs/<spec name>. --resume continues an interrupted run from its last checkpoint.\n"
+    "  --jobs N runs validation rollouts N at once, one thread each (CPU backend; default 1): the run is\n"
+    "  the same bit for bit, so a run may be resumed with another N.\n";
 
 // The first SIGINT or SIGTERM asks the trainer to stop at the next epoch boundary with a checkpoint;
 // the handler then steps aside, so a second one ends the process at once (the last checkpoint stays).
@@ -34,7 +36,7 @@ extern "C" void request_stop(int signo) {
 }
 
 static int run(int argc, char** argv) {
-  CliArgs args(argc, argv, {"out", "set", "resume", "backend", "stop-after-epochs"}, {"help"});
+  CliArgs args(argc, argv, {"out", "set", "resume", "backend", "stop-after-epochs", "jobs"}, {"help"});
   if (args.has("help")) {
     std::cout << kUsage;
     return 0;
@@ -42,6 +44,9 @@ static int run(int argc, char** argv) {
   TrainerOptions opt;
   opt.progress_tty = isatty(STDERR_FILENO);
   opt.stop_after_epochs = args.integer("stop-after-epochs", -1, 0);
+  const int64_t jobs = args.integer("jobs", 1, 1);
+  if (jobs > 256) throw InputError("--jobs: at most 256, got " + std::to_string(jobs));
+  opt.validation_jobs = static_cast<int>(jobs);
   RunSpec spec;
   if (args.has("resume")) {
     if (!args.positional().empty() || args.has("set") || args.has("out"))
@@ -68,6 +73,9 @@ static int run(int argc, char** argv) {
   const ResolvedBackend rb = resolve_backend(spec.backend, spec.problem);
   if (!rb.note.empty()) std::fprintf(stderr, "l2o_train: %s\n", rb.note.c_str());
   opt.backend = rb.kind;
+  if (opt.validation_jobs > 1 && rb.kind == Backend::cuda)
+    std::fprintf(stderr, "l2o_train: --jobs %d has no effect here: on cuda the rollouts run one at a time\n",
+                 opt.validation_jobs);
   const std::string backend = std::string(backend_name(rb.kind)) + " on " + rb.device;
   // What the numbers depend on besides the spec: the commit and, on the CPU, the binary's vector
   // instructions (engine/backend.h cpu_build_isa).
