@@ -6,6 +6,8 @@
 #   tools/figure_a1.sh                      reduced: 3 settings x 3 runs x 500 epochs, 10 seeds x 10,000 steps
 #   EPOCHS=5000 RUNS=20 tools/figure_a1.sh  the supplement's budget and run count (days on 2 CPU cores)
 #   SETTINGS="100:100 100:200 200:200"      N_train:N_valid pairs (multiples of the 20-step unroll)
+#   JOBS=4 tools/figure_a1.sh               validation rollouts and evaluation seeds 4 at once (default 1;
+#                                           the same results for any JOBS)
 # Output: $OUT (runs/figure_a1) / <setting>_seed<r>/ (runs), eval/, figure_a1.png, figure_a1.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +18,7 @@ STEPS=${STEPS:-10000}
 SEEDS=${SEEDS:-10}
 OUT=${OUT:-runs/figure_a1}
 BUILD=${BUILD:-build}
+JOBS=${JOBS:-1}
 [ -x "$BUILD/l2o_train" ] || { tools/setup.sh; tools/build.sh; }
 
 evals=()
@@ -27,14 +30,14 @@ for s in $SETTINGS; do
     name=nt${nt}_nv${nv}_seed${r}
     run=$OUT/$name
     if [ -f "$run/checkpoints/state.safetensors" ]; then
-      "$BUILD/l2o_train" --resume "$run"
+      "$BUILD/l2o_train" --resume "$run" --jobs "$JOBS"
     else
       "$BUILD/l2o_train" specs/l2o_dm.json --out "$run" --set seed="$r" --set training.epochs="$EPOCHS" \
-        --set training.n_train="$nt" --set validation.n_valid="$nv"
+        --set training.n_train="$nt" --set validation.n_valid="$nv" --jobs "$JOBS"
     fi
     ev=$OUT/eval/$name
     [ -f "$ev/summary.json" ] || "$BUILD/l2o_eval" --optimizer "$run/checkpoints/best.safetensors" \
-      --problem mlp_orig --steps "$STEPS" --seeds "$SEEDS" --out "$ev"
+      --problem mlp_orig --steps "$STEPS" --seeds "$SEEDS" --jobs "$JOBS" --out "$ev"
     evals+=("$ev")
   done
 done

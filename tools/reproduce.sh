@@ -7,6 +7,8 @@
 #   tools/reproduce.sh --full   the paper's budgets (5,000 epochs each, 10 seeds x 10,000 steps; days on a CPU)
 #   LR_GRID=0.1,0.01,0.001 tools/reproduce.sh   baselines pick their lr per problem (on separate seeds)
 #   VARIANTS="l2o_dm rnnprop" tools/reproduce.sh  train and evaluate only these specs (without _quick)
+#   JOBS=4 tools/reproduce.sh   seeds (and validation rollouts) run 4 at once (default: every core);
+#                               the results are the same bytes for any JOBS
 #   The conv optimizees (Conv-MNIST; Conv-CIFAR, or its MNIST stand-in when no CIFAR-10 copy is found)
 #   are evaluated too, at CONV_SEEDS x CONV_STEPS (quick: 2 x 500, about 10 more minutes; full:
 #   10 x 10,000); CONV=0 skips them.
@@ -28,15 +30,16 @@ else
   out=runs/repro_full; suffix=; steps=${STEPS:-10000}; seeds=${SEEDS:-10}; authors=${AUTHORS:-1}
 fi
 mkdir -p "$out"
+jobs=${JOBS:-$(nproc)}
 
 ckpts=(); maps=(); runs=()
 for v0 in "${variants[@]}"; do
   [ -n "${display[$v0]:-}" ] || { echo "reproduce: unknown variant $v0" >&2; exit 2; }
   v=$v0$suffix
   if [ -f "$out/$v/checkpoints/state.safetensors" ]; then
-    build/l2o_train --resume "$out/$v"       # finishes (or confirms) an earlier run
+    build/l2o_train --resume "$out/$v" --jobs "$jobs"  # finishes (or confirms) an earlier run
   else
-    build/l2o_train "specs/$v.json" --out "$out/$v"
+    build/l2o_train "specs/$v.json" --out "$out/$v" --jobs "$jobs"
   fi
   ckpts+=("$out/$v/checkpoints/best.safetensors")
   maps+=(--label-map "l2o:$v/best=${display[$v0]}")
@@ -53,11 +56,11 @@ fi
 
 optimizers=$(IFS=,; echo "${ckpts[*]}")
 build/l2o_eval --optimizer "$optimizers" --problem mlp_orig,mlp_relu,mlp_deeper \
-  --steps "$steps" --seeds "$seeds" --out "$out/eval_learned"
+  --steps "$steps" --seeds "$seeds" --jobs "$jobs" --out "$out/eval_learned"
 lr_args=(--lr 0.01)
 [ -n "${LR_GRID:-}" ] && lr_args=(--lr-grid "$LR_GRID")
 build/l2o_eval --optimizer adam,sgd,adagrad,rmsprop "${lr_args[@]}" --problem mlp_orig,mlp_relu,mlp_deeper \
-  --steps "$steps" --seeds "$seeds" --out "$out/eval_baselines"
+  --steps "$steps" --seeds "$seeds" --jobs "$jobs" --out "$out/eval_baselines"
 evals=(--eval "$out/eval_learned" --eval "$out/eval_baselines")
 if [ "${CONV:-1}" != 0 ]; then
   # Conv-MNIST costs ~40 ms a step on the CPU, hence a smaller budget for the conv nets in quick mode.
@@ -66,9 +69,9 @@ if [ "${CONV:-1}" != 0 ]; then
   conv_problems=conv_mnist,conv_cifar_standin  # the stand-in: Conv-CIFAR on MNIST padded to 32x32x3
   [ -f "${L2O_DATA_DIR:-./data}/cifar-10-batches-bin/test_batch.bin" ] && conv_problems=conv_mnist,conv_cifar
   build/l2o_eval --optimizer "$optimizers" --problem "$conv_problems" \
-    --steps "$conv_steps" --seeds "$conv_seeds" --out "$out/eval_learned_conv"
+    --steps "$conv_steps" --seeds "$conv_seeds" --jobs "$jobs" --out "$out/eval_learned_conv"
   build/l2o_eval --optimizer adam,sgd,adagrad,rmsprop "${lr_args[@]}" --problem "$conv_problems" \
-    --steps "$conv_steps" --seeds "$conv_seeds" --out "$out/eval_baselines_conv"
+    --steps "$conv_steps" --seeds "$conv_seeds" --jobs "$jobs" --out "$out/eval_baselines_conv"
   evals+=(--eval "$out/eval_learned_conv" --eval "$out/eval_baselines_conv")
 fi
 a3="L2O-DM,L2O-DM-CL-IL,RNNprop,RNNprop-CL-IL,L2O-Scale,L2O-Scale-CL-IL"

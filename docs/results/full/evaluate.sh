@@ -12,6 +12,8 @@
 #   NEW_ONLY=1 docs/results/full/evaluate.sh      skip those with any committed summary.json
 #   LIST=1 docs/results/full/evaluate.sh          print what would run
 #   BACKEND=cuda docs/results/full/evaluate.sh    on a GPU (default cpu; summary.json records it)
+#   JOBS=8 docs/results/full/evaluate.sh          8 seeds at once, one thread each (default 1: these
+#                                                 run beside the training runs); the same results
 # Binary: $BIN, else runs/bin/l2o_eval (long_runs.sh build: CPU only), else build/l2o_eval (the one
 # with CUDA, taken for BACKEND=cuda).
 set -euo pipefail
@@ -51,7 +53,7 @@ for p in "${problems[@]}"; do
     [ -f "$here/eval/$name/summary.json" ] && [ -f "$here/eval/$name/curves_thin.csv" ] && continue
     [ -n "${NEW_ONLY:-}" ] && [ -f "$here/eval/$name/summary.json" ] && continue
     args=(--optimizer "$opt" --problem "$p" --steps 10000 --seeds 10 --backend "${BACKEND:-cpu}"
-          --out "runs/eval/$name")
+          --jobs "${JOBS:-1}" --out "runs/eval/$name")
     # The baselines pick their lr per problem on separate selection seeds (never the reported ones).
     [ "$prefix" = baselines_now ] && args+=(--lr-grid 0.001,0.003,0.01,0.03,0.1)
     if [ -n "${LIST:-}" ]; then echo "$bin ${args[*]}"; continue; fi
