@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <exception>
+#include <system_error>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -25,7 +26,8 @@ struct SeedRunner {
   std::vector<float> theta, grad, u;
   Batch batch;
 
-  SeedRunner(UpdateRule& r, const ProblemConfig& problem, Backend backend) : rule(&r), opt(make_optimizee<float>(problem, backend)) {
+  SeedRunner(UpdateRule& r, const ProblemConfig& problem, Backend backend)
+      : rule(&r), opt(make_optimizee<float>(problem, backend)) {
     const int64_t n = opt->num_params();
     theta.resize(n);
     grad.resize(n);
@@ -134,7 +136,10 @@ EvalResult evaluate(UpdateRule& rule, const std::string& optimizer_label, const 
     }
   };
   std::vector<std::thread> threads;
-  for (size_t w = 1; w < workers; ++w) threads.emplace_back(work, w);
+  try {
+    for (size_t w = 1; w < workers; ++w) threads.emplace_back(work, w);
+  } catch (const std::system_error&) {  // no more threads to be had: those running share the seeds
+  }
   work(0);
   for (auto& t : threads) t.join();
 #ifdef _OPENMP
