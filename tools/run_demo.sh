@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 tools/setup.sh
 tools/build.sh
 epochs=${DEMO_EPOCHS:-60}
+jobs=$(nproc)  # validation rollouts and evaluation seeds in parallel (the same results as one at a time)
 rm -rf runs/demo runs/demo_eval
 imitation=()
 if [ "${DEMO_IMITATION:-1}" != 0 ]; then
@@ -17,8 +18,8 @@ if [ "${DEMO_IMITATION:-1}" != 0 ]; then
              --set 'imitation.teachers=[{"type":"adam","lr":0.01}]')
 fi
 build/l2o_train specs/l2o_dm.json --out runs/demo --set training.epochs="$epochs" \
-  --set validation.period=20 --set validation.rollouts=5 "${imitation[@]}"
+  --set validation.period=20 --set validation.rollouts=5 "${imitation[@]}" --jobs "$jobs"
 build/l2o_eval --optimizer runs/demo/checkpoints/best.safetensors,runs/demo/checkpoints/init.safetensors,adam \
-  --lr 0.01 --problem mlp_orig --steps 500 --seeds 3 --out runs/demo_eval
+  --lr 0.01 --problem mlp_orig --steps 500 --seeds 3 --jobs "$jobs" --out runs/demo_eval
 tools/plot runs/demo_eval/curves.csv -o runs/demo_eval/mlp_orig.png --title "L2O-DM demo on MLP-orig"
 echo "demo: summary in runs/demo_eval/summary.json, plot in runs/demo_eval/mlp_orig.png"
