@@ -176,6 +176,7 @@ RunSpec parse_run_spec(const std::string& text, const std::string& origin, const
     SpecNode o = root.child("output");
     s.log_every = o.integer("log_every", s.log_every, 1, INT64_MAX);
     s.checkpoint_every = o.integer("checkpoint_every", s.checkpoint_every, 1, INT64_MAX);
+    s.keep_validated = o.boolean("keep_validated", s.keep_validated);
     o.finish();
   }
   root.finish();

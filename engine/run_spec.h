@@ -68,6 +68,9 @@ struct RunSpec {
   bool fresh_validation = true;  // validation.instances: "fresh" (new instances each time) | "fixed"
   // output
   int64_t log_every = 10, checkpoint_every = 10;
+  // Keep the weights of every validation (checkpoints/validated/), so that they can be scored again at
+  // another horizon afterwards (engine/rescore.h) instead of training again.
+  bool keep_validated = false;
 };
 
 // Parses spec text (origin = file name for messages) after applying `--set` overrides.

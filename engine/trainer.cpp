@@ -50,6 +50,8 @@ nlohmann::json score_json(double v) { return std::isfinite(v) ? nlohmann::json(v
 
 }  // namespace
 
+std::string validated_name(int64_t index) { return "validated/" + std::to_string(index) + ".safetensors"; }
+
 std::vector<uint64_t> validation_seeds(const RunSpec& spec, int64_t index) {
   // Fixed instances keep the seeds of earlier engines; fresh ones mix in the validation index.
   const uint64_t base = spec.fresh_validation ? mix_seed(spec.seed ^ kValidationSalt, ~static_cast<uint64_t>(index))
@@ -94,13 +96,7 @@ class Trainer::Impl {
   void start_or_resume();
   void epoch();                            // one epoch of meta-steps, logged
   std::string validate_and_select();       // a validation and what it decides; returns the progress note
-  double validate(int64_t n_valid, double* se) {  // every validation draws the run's next instances
-    return validation_score(spec_, *valid_learner_, st_.phi, n_valid, st_.validations++, opt_.backend, se,
-                            opt_.validation_jobs, [this] {
-                              nlohmann::json cfg = spec_.learner;
-                              return make_learner<float>(SpecNode(cfg, "$.learner"), opt_.backend);
-                            });
-  }
+  double validate(int64_t n_valid, double* se);  // every validation draws the run's next instances
   void save_weights(const std::string& name, std::map<std::string, std::string> extra);
   void checkpoint();
   void log_line(const nlohmann::json& j) {
@@ -289,6 +285,22 @@ void Trainer::Impl::epoch() {
   ++st_.epoch;
   epoch_loss_ = done > 0 ? loss_sum / done : NAN;
   epoch_final_loss_ = final_loss;
+}
+
+double Trainer::Impl::validate(int64_t n_valid, double* se) {
+  const int64_t index = st_.validations++;
+  const double score = validation_score(spec_, *valid_learner_, st_.phi, n_valid, index, opt_.backend, se,
+                                        opt_.validation_jobs, [this] {
+                                          nlohmann::json cfg = spec_.learner;
+                                          return make_learner<float>(SpecNode(cfg, "$.learner"), opt_.backend);
+                                        });
+  if (spec_.keep_validated) {  // what engine/rescore.h reads: the weights and the instances' index
+    std::filesystem::create_directories(ck_ + "/validated");
+    save_weights(validated_name(index), {{"validation_index", std::to_string(index)},
+                                         {"n_valid", std::to_string(n_valid)},
+                                         {"validation_score", fmt_double(score)}});
+  }
+  return score;
 }
 
 std::string Trainer::Impl::validate_and_select() {

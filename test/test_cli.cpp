@@ -190,6 +190,24 @@ TEST_CASE("l2o_eval --jobs runs seeds in parallel and writes the bytes of one jo
   for (const auto& x : {one, many}) fs::remove_all(x);
 }
 
+TEST_CASE("l2o_rescore scores kept validation weights at another horizon and writes the pick", "[cli]") {
+  const std::string d = out_dir("rescore");
+  Run t = run("l2o_train specs/l2o_dm_quadratic.json --out " + d + " --set training.epochs=4 --set validation.period=2 "
+              "--set output.keep_validated=true");
+  INFO(t.out);
+  REQUIRE(t.code == 0);
+  Run r = run("l2o_rescore " + d + " --n-valid 50 --jobs 2 --best-out " + d + "/picked.safetensors");
+  INFO(r.out);
+  REQUIRE(r.code == 0);
+  REQUIRE_THAT(r.out, Catch::Contains("| 0 | 2 |") && Catch::Contains("| 1 | 4 |") &&
+                          Catch::Contains("picked: epoch ") && Catch::Contains("at 50 steps"));
+  REQUIRE(fs::exists(d + "/picked.safetensors"));
+  require_input_error("l2o_rescore " + d, "--n-valid is required", "");
+  require_input_error("l2o_rescore " + d + " --n-valid 0", "--n-valid: must be >= 1, got 0", "");
+  require_input_error("l2o_rescore /nonexistent/run --n-valid 5", "/nonexistent/run: not a run directory", "");
+  fs::remove_all(d);
+}
+
 TEST_CASE("l2o_eval --lr-grid picks the best lr on selection seeds and reports only it", "[cli]") {
   const std::string d = out_dir("grid");
   Run r = run("l2o_eval --optimizer sgd --lr-grid 0.001,0.1 --problem quadratic --steps 60 --seeds 2 --out " + d);
