@@ -11,6 +11,7 @@
 #include "engine/rescore.h"
 #include "engine/run_spec.h"
 #include "engine/trainer.h"
+#include "quad_spec.h"
 #include "temp_dir.h"
 
 using namespace l2o;
@@ -18,14 +19,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const char* kSpec = R"({
-  "seed": 5,
-  "problem": {"type": "quadratic", "count": 16},
-  "learner": {"hidden": [8, 8], "preprocess": "log_and_sign", "output_scale": 0.1},
-  "training": {"epochs": 10, "n_train": 40, "unroll": 20, "meta_optimizer": {"lr": 0.01}},
-  "validation": {"period": 2, "n_valid": 40, "rollouts": 4},
-  "output": {"checkpoint_every": 1}
-})";
+// kQuadSpec at seed 5, 10 epochs and lr 0.01: validations whose picks differ between horizons.
+const std::vector<std::string> kSets = {"seed=5", "training.epochs=10", "training.meta_optimizer.lr=0.01"};
 
 // (epoch, score) of each validation line of a run's metrics.jsonl.
 std::vector<std::pair<int64_t, double>> logged(const std::string& run) {
@@ -38,10 +33,15 @@ std::vector<std::pair<int64_t, double>> logged(const std::string& run) {
   return out;
 }
 
+RunSpec spec_with(std::vector<std::string> sets) {
+  sets.insert(sets.begin(), kSets.begin(), kSets.end());
+  return parse_run_spec(kQuadSpec, "test", sets);
+}
+
 TrainSummary train_into(const std::string& dir, const std::vector<std::string>& sets) {
   TrainerOptions opt;
   opt.run_dir = dir;
-  return train(parse_run_spec(kSpec, "test", sets), opt);
+  return train(spec_with(sets), opt);
 }
 
 }  // namespace
@@ -86,10 +86,10 @@ TEST_CASE("rescoring refuses what it cannot answer, naming the problem", "[train
   l2o_test::TempDir tmp("rescore_err");
   const std::string plain = tmp.file("plain");
   train_into(plain, {"training.epochs=2"});
-  const RunSpec spec = parse_run_spec(kSpec, "test", {});
+  const RunSpec spec = spec_with({});
   REQUIRE_THROWS_WITH(rescore_validated(plain, spec, 80),
                       Catch::Contains("no kept validation weights") && Catch::Contains("output.keep_validated true"));
-  const RunSpec cl = parse_run_spec(kSpec, "test", {"curriculum.enabled=true", "curriculum.n_train=[20,40]"});
+  const RunSpec cl = spec_with({"curriculum.enabled=true", "curriculum.n_train=[20,40]"});
   REQUIRE_THROWS_WITH(rescore_validated(plain, cl, 80), Catch::Contains("trains with a curriculum"));
   // A kept file whose contents are another validation's.
   const std::string kept = tmp.file("kept");

@@ -19,6 +19,7 @@
 #include "learners/l2o_dm.h"
 #include "engine/learner_io.h"
 #include "optimizees/quadratic.h"
+#include "quad_spec.h"
 
 using namespace l2o;
 namespace fs = std::filesystem;
@@ -31,14 +32,6 @@ std::string temp_dir(const std::string& name) {
   return d.string();
 }
 
-const char* kQuadSpec = R"({
-  "seed": 3,
-  "problem": {"type": "quadratic", "count": 16},
-  "learner": {"hidden": [8, 8], "preprocess": "log_and_sign", "output_scale": 0.1},
-  "training": {"epochs": 6, "n_train": 40, "unroll": 20, "meta_optimizer": {"lr": 0.005}},
-  "validation": {"period": 2, "n_valid": 40, "rollouts": 4},
-  "output": {"checkpoint_every": 1}
-})";
 
 }  // namespace
 
