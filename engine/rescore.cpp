@@ -20,7 +20,7 @@ int64_t whole(const std::string& s) {
 }  // namespace
 
 Rescore rescore_validated(const std::string& run_dir, const RunSpec& spec, int64_t n_valid, int64_t rollouts,
-                          int jobs) {
+                          int jobs, const RescoreProgress& progress) {
   namespace fs = std::filesystem;
   if (spec.curriculum.enabled)
     throw InputError(run_dir + " trains with a curriculum, whose stages follow its validations: scores at another "
@@ -75,6 +75,7 @@ Rescore rescore_validated(const std::string& run_dir, const RunSpec& spec, int64
       best = v.score;
       r.best = static_cast<int64_t>(k);
     }
+    if (progress) progress(v, k + 1, r.validations.size());
   }
   return r;
 }

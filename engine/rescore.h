@@ -4,6 +4,7 @@
 // have picked, without training again: Figure A1's settings with one N_train share their training.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -28,7 +29,9 @@ struct Rescore {
 // instances the run drew for that validation, `rollouts` of them (0: the spec's). jobs: rollouts at
 // once (engine/evaluate.h). Throws InputError for a curriculum run, a run without kept weights, or a
 // kept file that is damaged or does not match its name.
+// `progress` (optional) hears of each validation scored, with how many are done of how many.
+using RescoreProgress = std::function<void(const RescoredValidation&, size_t done, size_t total)>;
 Rescore rescore_validated(const std::string& run_dir, const RunSpec& spec, int64_t n_valid, int64_t rollouts = 0,
-                          int jobs = 1);
+                          int jobs = 1, const RescoreProgress& progress = nullptr);
 
 }  // namespace l2o

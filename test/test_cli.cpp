@@ -200,7 +200,8 @@ TEST_CASE("l2o_rescore scores kept validation weights at another horizon and wri
   INFO(r.out);
   REQUIRE(r.code == 0);
   REQUIRE_THAT(r.out, Catch::Contains("| 0 | 2 |") && Catch::Contains("| 1 | 4 |") &&
-                          Catch::Contains("picked: epoch ") && Catch::Contains("at 50 steps"));
+                          Catch::Contains("picked: epoch ") && Catch::Contains("at 50 steps") &&
+                          Catch::Contains("l2o_rescore: validation 2/2 (epoch 4): "));
   REQUIRE(fs::exists(d + "/picked.safetensors"));
   require_input_error("l2o_rescore " + d, "--n-valid is required", "");
   require_input_error("l2o_rescore " + d + " --n-valid 0", "--n-valid: must be >= 1, got 0", "");

@@ -2,12 +2,14 @@
 // horizon, and the model a run validating there would have picked (engine/rescore.h). Prints one row
 // per validation and the pick; --best-out copies the picked weights, for l2o_eval.
 // Exit codes: 0 ok, 2 bad input, 1 internal error (or no finite score to pick from).
+#include <chrono>
 #include <cinttypes>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
 
 #include "engine/atomic_file.h"
+#include "engine/progress.h"
 #include "engine/rescore.h"
 #include "engine/run_spec.h"
 #include "tools/cli_args.h"
@@ -36,7 +38,16 @@ static int run(int argc, char** argv) {
   const std::string spec_path = dir + "/spec.json";
   if (!std::filesystem::exists(spec_path)) throw InputError(dir + ": not a run directory (spec.json missing)");
   const RunSpec spec = parse_run_spec(read_file(spec_path), spec_path, {});
-  const Rescore r = rescore_validated(dir, spec, n_valid, rollouts, static_cast<int>(jobs));
+  // A line per validation on stderr: these are long (rollouts x N steps each).
+  const auto t0 = std::chrono::steady_clock::now();
+  const RescoreProgress progress = [&](const RescoredValidation& v, size_t done, size_t total) {
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::fprintf(stderr, "l2o_rescore: validation %zu/%zu (epoch %" PRId64 "): %.6g at %" PRId64
+                 " steps, %s elapsed, ETA %s\n", done, total, v.epoch, v.score, n_valid,
+                 Progress::format_duration(secs).c_str(),
+                 Progress::format_duration(secs / static_cast<double>(done) * static_cast<double>(total - done)).c_str());
+  };
+  const Rescore r = rescore_validated(dir, spec, n_valid, rollouts, static_cast<int>(jobs), progress);
   std::printf("| validation | epoch | run's score (%" PRId64 " steps) | score (%" PRId64 " steps) | new best |\n",
               spec.n_valid, n_valid);
   std::printf("|---|---|---|---|---|\n");
