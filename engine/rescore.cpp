@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 
 #include "engine/learner_io.h"
@@ -64,7 +65,11 @@ Rescore rescore_validated(const std::string& run_dir, const RunSpec& spec, int64
                        std::to_string(v.index));
     v.epoch = whole(meta("epoch"));
     if (v.epoch < 0) throw InputError(v.path + ": metadata \"epoch\" is not a whole number");
-    v.logged_score = std::stod(meta("validation_score"));
+    const std::string logged = meta("validation_score");
+    char* end = nullptr;
+    v.logged_score = std::strtod(logged.c_str(), &end);
+    if (logged.empty() || *end != '\0' || std::isnan(v.logged_score))
+      throw InputError(v.path + ": metadata \"validation_score\" is not a number: \"" + logged + "\"");
     nlohmann::json cfg = l.config;
     v.score = validation_score(s, *l.learner, l.phi, n_valid, v.index, Backend::cpu, &v.score_se, jobs, [cfg] {
       nlohmann::json c = cfg;
