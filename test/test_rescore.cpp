@@ -98,6 +98,15 @@ TEST_CASE("rescoring refuses what it cannot answer, naming the problem", "[train
   REQUIRE_THROWS_WITH(rescore_validated(kept, spec, 40),
                       Catch::Contains("7.safetensors: holds validation 0, its name says 7"));
   fs::remove(kept + "/checkpoints/validated/7.safetensors");
+  // A kept file whose logged score is not a number (written by hand, as a damaged one would read).
+  {
+    LoadedLearner l = load_learner(kept + "/checkpoints/validated/1.safetensors");
+    save_learner(kept + "/checkpoints/validated/1.safetensors", *l.learner, l.phi, l.config,
+                 {{"validation_index", "1"}, {"epoch", "4"}, {"validation_score", "abc"}});
+    REQUIRE_THROWS_WITH(rescore_validated(kept, spec, 40),
+                        Catch::Contains("1.safetensors: metadata \"validation_score\" is not a number: \"abc\""));
+    fs::remove(kept + "/checkpoints/validated/1.safetensors");
+  }
   write_file_atomic(kept + "/checkpoints/validated/notes.txt", "x");
   REQUIRE_THROWS_WITH(rescore_validated(kept, spec, 40), Catch::Contains("notes.txt: not a kept validation"));
 }
