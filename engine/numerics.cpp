@@ -10,8 +10,6 @@
 
 namespace l2o {
 
-static void set_ftz_this_thread() { set_flush_to_zero_this_thread(true); }
-
 bool flush_to_zero_enabled() {
 #if defined(__SSE__) || defined(__x86_64__)
   return _MM_GET_FLUSH_ZERO_MODE() == _MM_FLUSH_ZERO_ON && _MM_GET_DENORMALS_ZERO_MODE() == _MM_DENORMALS_ZERO_ON;
@@ -30,10 +28,10 @@ void set_flush_to_zero_this_thread(bool on) {
 }
 
 void enable_flush_to_zero() {
-  set_ftz_this_thread();
+  set_flush_to_zero_this_thread(true);
 #ifdef _OPENMP
 #pragma omp parallel
-  set_ftz_this_thread();
+  set_flush_to_zero_this_thread(true);
 #endif
 }
 

@@ -27,7 +27,7 @@ Rescore rescore_validated(const std::string& run_dir, const RunSpec& spec, int64
     throw InputError(run_dir + " trains with a curriculum, whose stages follow its validations: scores at another "
                      "horizon do not say what it would have picked");
   if (n_valid < 1) throw InputError("--n-valid: must be >= 1, got " + std::to_string(n_valid));
-  const std::string dir = run_dir + "/checkpoints/validated";
+  const std::string dir = run_dir + "/checkpoints/" + kValidatedDir;
   std::error_code ec;
   if (!fs::is_directory(dir, ec))
     throw InputError(run_dir + ": no kept validation weights in checkpoints/validated/ (train with "
@@ -35,7 +35,7 @@ Rescore rescore_validated(const std::string& run_dir, const RunSpec& spec, int64
   Rescore r;
   for (const auto& e : fs::directory_iterator(dir)) {
     const std::string name = e.path().filename().string();
-    if (name.find(".tmp.") != std::string::npos) continue;  // a write a kill interrupted
+    if (name.find(".tmp.") != std::string::npos) continue;  // a write in progress, or one a kill interrupted
     const std::string stem = e.path().stem().string();
     const int64_t index = e.path().extension() == ".safetensors" ? whole(stem) : -1;
     if (index < 0) throw InputError(e.path().string() + ": not a kept validation (expected <index>.safetensors)");

@@ -50,7 +50,9 @@ nlohmann::json score_json(double v) { return std::isfinite(v) ? nlohmann::json(v
 
 }  // namespace
 
-std::string validated_name(int64_t index) { return "validated/" + std::to_string(index) + ".safetensors"; }
+std::string validated_name(int64_t index) {
+  return std::string(kValidatedDir) + "/" + std::to_string(index) + ".safetensors";
+}
 
 std::vector<uint64_t> validation_seeds(const RunSpec& spec, int64_t index) {
   // Fixed instances keep the seeds of earlier engines; fresh ones mix in the validation index.
@@ -177,6 +179,11 @@ void Trainer::Impl::start_or_resume() {
   // Writes a kill interrupted left behind (nobody else writes here while we hold the lock).
   remove_stale_temp_files(opt_.run_dir);
   remove_stale_temp_files(ck_);
+  if (spec_.keep_validated) {
+    const std::string kept = ck_ + "/" + kValidatedDir;
+    fs::create_directories(kept);
+    remove_stale_temp_files(kept);
+  }
   if (spec_.curriculum.enabled)
     cur_ = std::make_unique<Curriculum>(st_.curriculum.is_null()
                                             ? Curriculum(spec_.curriculum.config)
@@ -294,12 +301,10 @@ double Trainer::Impl::validate(int64_t n_valid, double* se) {
                                           nlohmann::json cfg = spec_.learner;
                                           return make_learner<float>(SpecNode(cfg, "$.learner"), opt_.backend);
                                         });
-  if (spec_.keep_validated) {  // what engine/rescore.h reads: the weights and the instances' index
-    std::filesystem::create_directories(ck_ + "/validated");
+  if (spec_.keep_validated)  // what engine/rescore.h reads: the weights and the instances' index
     save_weights(validated_name(index), {{"validation_index", std::to_string(index)},
                                          {"n_valid", std::to_string(n_valid)},
                                          {"validation_score", fmt_double(score)}});
-  }
   return score;
 }
 

@@ -68,7 +68,9 @@ std::vector<uint64_t> validation_seeds(const RunSpec& spec, int64_t index);
 // after n_valid steps (a diverged rollout scores +inf). score_se, when given, gets the score's
 // standard error from the rollouts' spread, sqrt(rollouts) x their sample sd: how far another
 // draw of instances could move the score (NaN with one rollout or a divergence).
-// Where output.keep_validated keeps validation number `index`'s weights, under the run's checkpoints/.
+// Where output.keep_validated keeps validation number `index`'s weights, under the run's checkpoints/:
+// in the folder kValidatedDir (engine/rescore.h reads them there).
+constexpr const char* kValidatedDir = "validated";
 std::string validated_name(int64_t index);
 
 // jobs > 1 runs the rollouts in parallel (evaluate()), the extra workers on learners from `more_learners`.
