@@ -84,21 +84,32 @@ EvalResult evaluate(UpdateRule& rule, const std::string& optimizer_label, const 
     ++done;
     if (progress) progress(done, seeds.size(), c.empty() ? NAN : static_cast<double>(c.back()));
   };
+  const auto read_done = [&](size_t k, std::vector<float>&& curve) {
+    r.losses[k] = std::move(curve);
+    diverged[k] = static_cast<int64_t>(r.losses[k].size()) != steps + 1;
+    ++r.resumed_seeds;
+    seed_done(k);
+  };
   std::vector<size_t> todo;  // seeds to run, in seed order
+  std::map<std::string, std::vector<size_t>> foreign;  // another build -> the seeds it holds, in seed order
+  std::vector<std::vector<float>> held(seeds.size());
   for (size_t k = 0; k < seeds.size(); ++k) {
-    if (partials && partials->load(seeds[k], steps, &r.losses[k])) {
-      diverged[k] = static_cast<int64_t>(r.losses[k].size()) != steps + 1;
-      ++r.resumed_seeds;
-      seed_done(k);
-    } else {
+    std::string by;
+    const auto found = partials ? partials->load(seeds[k], steps, &held[k], &by) : EvalPartials::Found::none;
+    if (found == EvalPartials::Found::this_build)
+      read_done(k, std::move(held[k]));
+    else if (found == EvalPartials::Found::other_build)
+      foreign[by].push_back(k);
+    else
       todo.push_back(k);
-    }
   }
 
   // Workers take the next seed of `todo` until none is left (or one has failed).
+  size_t may_run = todo.size();  // and another build's seeds past the first, should its replay disagree
+  for (const auto& f : foreign) may_run += f.second.size() - 1;
   const size_t workers = backend == Backend::cuda || !more_rules
                              ? 1
-                             : std::max<size_t>(1, std::min(todo.size(), static_cast<size_t>(std::max(jobs, 1))));
+                             : std::max<size_t>(1, std::min(may_run, static_cast<size_t>(std::max(jobs, 1))));
   std::vector<std::unique_ptr<UpdateRule>> extra_rules;
   std::vector<std::unique_ptr<SeedRunner>> runners;
   runners.push_back(std::make_unique<SeedRunner>(rule, problem, backend));
@@ -106,6 +117,30 @@ EvalResult evaluate(UpdateRule& rule, const std::string& optimizer_label, const 
     extra_rules.push_back(more_rules());
     runners.push_back(std::make_unique<SeedRunner>(*extra_rules.back(), problem, backend));
   }
+  // Another build's curves: its first seed runs here first; the rest are adopted if that replay
+  // matches bit for bit (the same numerics, so the same curves), else they run too.
+  for (auto& [build, ks] : foreign) {
+    EvalResult::Replay rep;
+    rep.build = build;
+    rep.seed = seeds[ks[0]];
+    std::vector<float> curve;
+    const bool d = runners[0]->run(seeds[ks[0]], steps, backend, &curve);
+    partials->save(seeds[ks[0]], curve);
+    rep.agreed = curve == held[ks[0]];
+    r.losses[ks[0]] = std::move(curve);
+    diverged[ks[0]] = d;
+    seed_done(ks[0]);
+    for (size_t i = 1; i < ks.size(); ++i) {
+      if (!rep.agreed) {
+        todo.push_back(ks[i]);
+        continue;
+      }
+      read_done(ks[i], std::move(held[ks[i]]));
+      ++rep.adopted;
+    }
+    r.replays.push_back(rep);
+  }
+  std::sort(todo.begin(), todo.end());
   std::atomic<size_t> next{0};
   std::atomic<bool> failed{false};
   std::vector<std::exception_ptr> errors(workers);
@@ -240,6 +275,13 @@ std::string summary_json(const std::vector<EvalResult>& results, const std::map<
                    {"seconds", r.seconds},
                    {"backend", r.backend},
                    {"split", r.split}});
+    if (!r.replays.empty()) {
+      nlohmann::json reps = nlohmann::json::array();
+      for (const auto& rep : r.replays)
+        reps.push_back({{"build", rep.build}, {"replayed_seed", rep.seed}, {"same_curve", rep.agreed},
+                        {"adopted_seeds", rep.adopted}});
+      doc.back()["partials_of_other_builds"] = reps;
+    }
   }
   nlohmann::json out{{"results", doc}};
   if (!provenance.empty()) out["provenance"] = provenance;

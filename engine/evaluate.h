@@ -21,6 +21,16 @@ struct EvalResult {
   std::vector<std::vector<float>> losses;  // per seed: losses at steps 0..steps (a shorter row = diverged)
   int64_t diverged = 0;
   int64_t resumed_seeds = 0;    // seeds read from partial results (EvalPartials) instead of run
+  // Partial results of another build: per build, the seed replayed to check them, whether the
+  // replay gave their curve bit for bit, and how many of their other seeds were then adopted
+  // (counted in resumed_seeds).
+  struct Replay {
+    std::string build;
+    uint64_t seed = 0;
+    bool agreed = false;
+    int64_t adopted = 0;
+  };
+  std::vector<Replay> replays;
   double seconds = 0;           // this process's time (resumed seeds ran in an earlier one)
   std::string backend = "cpu";  // where the optimizee ran
   std::string split;            // the data split it trained on ("" for data-free problems)
@@ -37,7 +47,9 @@ using RuleFactory = std::function<std::unique_ptr<UpdateRule>()>;
 // Runs `rule` on `problem` for each seed: theta_0 and the minibatch stream depend only on the
 // seed, so every optimizer sees the same instances. A non-finite loss ends that seed's run.
 // The optimizee runs on `backend`; `progress` (optional) hears of each finished seed. With
-// `partials`, a seed whose curve it holds is read instead of run, and each seed run is saved there.
+// `partials`, a seed whose curve it holds from this build is read instead of run, and each seed run
+// is saved there. Curves held from another build are adopted only if that build's first seed, run
+// again here first (one seed at a time), gives its curve bit for bit; otherwise they all run again.
 // jobs > 1 with `more_rules` (CPU backend; the device path takes one seed at a time): up to `jobs`
 // seeds run at once, each worker thread with an optimizee of its own and a rule from `more_rules`
 // (the calling thread's worker uses `rule`), threads made per call, in the caller's flush-to-zero mode. Since a rollout

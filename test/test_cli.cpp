@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -172,6 +173,40 @@ TEST_CASE("l2o_eval run again after an interruption continues from its partial r
   REQUIRE_THAT(l2o::read_file(d2 + "/summary.json"), Catch::Contains("\"resumed_seeds\": 0"));
   for (const auto& x : {ref, d, d2}) fs::remove_all(x);
   fs::remove(w);
+}
+
+TEST_CASE("l2o_eval adopts another build's partial results once one of their seeds replays to the same bits",
+          "[cli]") {
+  const std::string ref = out_dir("eval_adopt_ref"), d = out_dir("eval_adopt");
+  const std::string args = "l2o_eval --optimizer adam --lr 0.01 --problem quadratic --steps 300 --seeds 4 --out ";
+  REQUIRE(run(args + ref).code == 0);
+  REQUIRE(run(args + d + " --stop-after-seeds 3").code == 1);
+  // As if a session before, on another build, had left them: the build token in each header changed.
+  int files = 0;
+  for (const auto& e : fs::directory_iterator(d + "/partial")) {
+    std::string bytes = l2o::read_file(e.path().string());
+    const size_t eol = bytes.find('\n');
+    std::istringstream head(bytes.substr(0, eol));
+    std::vector<std::string> tok;
+    for (std::string t; head >> t;) tok.push_back(t);
+    REQUIRE(tok.size() == 8);
+    tok[4] = "older-build|AVX2+FMA";
+    std::string line;
+    for (const auto& t : tok) line += (line.empty() ? "" : " ") + t;
+    l2o::write_file_atomic(e.path().string(), line + bytes.substr(eol));
+    ++files;
+  }
+  REQUIRE(files == 3);
+  Run again = run(args + d);
+  INFO(again.out);
+  REQUIRE(again.code == 0);
+  REQUIRE_THAT(again.out, Catch::Contains("partial results of build older-build|AVX2+FMA: seed 0 replayed to the same "
+                                          "bits here, 2 more of its seeds adopted"));
+  for (const char* f : {"/curves.csv", "/curves_thin.csv"}) REQUIRE(l2o::read_file(d + f) == l2o::read_file(ref + f));
+  const std::string summary = l2o::read_file(d + "/summary.json");
+  REQUIRE_THAT(summary, Catch::Contains("\"resumed_seeds\": 2") && Catch::Contains("\"partials_of_other_builds\"") &&
+                            Catch::Contains("\"build\": \"older-build|AVX2+FMA\""));
+  for (const auto& x : {ref, d}) fs::remove_all(x);
 }
 
 TEST_CASE("l2o_eval --jobs runs seeds in parallel and writes the bytes of one job", "[cli]") {

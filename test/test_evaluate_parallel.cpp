@@ -122,7 +122,7 @@ TEST_CASE("a parallel evaluation reports every seed once, reads and writes parti
   NamedRule a = make_update_rule("adam", 0.05);
   const EvalResult ref = evaluate(*a.rule, a.label, "quadratic", quad, 80, seeds, Backend::cpu);
   l2o_test::TempDir dir("eval_parallel");
-  const EvalPartials partials(dir.file("partial"), "identity");
+  const EvalPartials partials(dir.file("partial"), "identity", "this build");
   partials.save(6, ref.losses[1]);  // two seeds finished by an earlier, interrupted run
   partials.save(9, ref.losses[4]);
   std::vector<size_t> done;
@@ -147,8 +147,66 @@ TEST_CASE("a parallel evaluation reports every seed once, reads and writes parti
   REQUIRE(last == finals);  // each seed's last loss once, in whatever order they finished
   for (size_t k = 0; k < seeds.size(); ++k) {  // every seed run here was saved, and reads back the same
     std::vector<float> c;
-    REQUIRE(partials.load(seeds[k], 80, &c));
+    REQUIRE(partials.load(seeds[k], 80, &c) == EvalPartials::Found::this_build);
     REQUIRE(c == ref.losses[k]);
+  }
+}
+
+TEST_CASE("partial results of another build are adopted after a replay to the same bits, else run again",
+          "[evaluate]") {
+  const ProblemConfig quad = problem_config_by_name("quadratic");
+  const std::vector<uint64_t> seeds = {5, 6, 7, 8, 9, 10};
+  NamedRule a = make_update_rule("adam", 0.05);
+  const EvalResult ref = evaluate(*a.rule, a.label, "quadratic", quad, 80, seeds, Backend::cpu);
+  l2o_test::TempDir dir("eval_replay");
+  const RuleFactory more = [] { return make_update_rule("adam", 0.05).rule; };
+  const EvalPartials here(dir.file("same"), "setting", "build B");
+  {
+    // Build A (a session before) finished seeds 6, 8 and 9 with the same numerics; this build B
+    // finished seed 10 before an interruption. Seed 6 is replayed; 8 and 9 are adopted as they are.
+    const EvalPartials earlier(dir.file("same"), "setting", "build A");
+    earlier.save(6, ref.losses[1]);
+    earlier.save(8, ref.losses[3]);
+    std::vector<float> marked = ref.losses[4];
+    marked.back() = 42.0f;  // not what a run gives: it reaches the result only by adoption
+    earlier.save(9, marked);
+    here.save(10, ref.losses[5]);
+    NamedRule b = make_update_rule("adam", 0.05);
+    std::vector<size_t> done;
+    const EvalResult r = evaluate(*b.rule, b.label, "quadratic", quad, 80, seeds, Backend::cpu,
+                                  [&](size_t d, size_t, double) { done.push_back(d); }, &here, 2, more);
+    REQUIRE(r.replays.size() == 1);
+    REQUIRE(r.replays[0].build == "build_A");  // as one header token
+    REQUIRE(r.replays[0].seed == 6);
+    REQUIRE(r.replays[0].agreed);
+    REQUIRE(r.replays[0].adopted == 2);
+    REQUIRE(r.resumed_seeds == 3);  // 10 from this build, 8 and 9 adopted
+    REQUIRE(r.losses[4] == marked);
+    for (size_t k : {0, 1, 2, 3, 5}) REQUIRE(r.losses[k] == ref.losses[k]);
+    REQUIRE(done == std::vector<size_t>{1, 2, 3, 4, 5, 6});
+    std::vector<float> c;  // the replayed seed is saved as this build's
+    REQUIRE(here.load(6, 80, &c) == EvalPartials::Found::this_build);
+    REQUIRE(c == ref.losses[1]);
+    REQUIRE(summary_json({r}, {}).find("\"partials_of_other_builds\"") != std::string::npos);
+  }
+  {
+    // Build C's numerics differ: its first seed replays to other bits, so none of its curves is used.
+    const EvalPartials other(dir.file("other"), "setting", "build C");
+    const EvalPartials mine(dir.file("other"), "setting", "build B");
+    for (size_t k : {0, 2, 4}) {
+      std::vector<float> off = ref.losses[k];
+      off[40] *= 1.0f + 1e-6f;
+      other.save(seeds[k], off);
+    }
+    NamedRule b = make_update_rule("adam", 0.05);
+    const EvalResult r = evaluate(*b.rule, b.label, "quadratic", quad, 80, seeds, Backend::cpu, nullptr, &mine, 3,
+                                  more);
+    require_same(ref, r);
+    REQUIRE(r.replays.size() == 1);
+    REQUIRE(r.replays[0].seed == 5);
+    REQUIRE_FALSE(r.replays[0].agreed);
+    REQUIRE(r.replays[0].adopted == 0);
+    REQUIRE(r.resumed_seeds == 0);
   }
 }
 

@@ -175,15 +175,28 @@ static int run(int argc, char** argv) {
     selection_seeds.push_back(static_cast<uint64_t>(seed0 + 1000000 + s));
   }
 
-  // What a seed's curve depends on besides the seed: partial results from any other binary,
-  // weights or setting are never read.
+  // What a seed's curve depends on besides the seed and the build: partial results of other weights
+  // or settings are never read; those of another build only after a replay (engine/evaluate.h).
   const std::string partial_dir = out + "/partial";
-  const auto identity = [&](size_t p, size_t k, const std::string& label, double lr_used) {
+  const std::string build = std::string(L2O_GIT_COMMIT) + "|" + cpu_build_isa();
+  const auto partials_for = [&](size_t p, size_t k, const std::string& label, double lr_used) {
     char lr_text[32];
     std::snprintf(lr_text, sizeof lr_text, "%.17g", lr_used);
-    return std::string(L2O_GIT_COMMIT) + "|" + cpu_build_isa() + "|" + placement[p] + "|" + optimizers[k] + "|" +
-           weights_digest[k] + "|" + label + "|" + lr_text + "|" + problems[p] + "|" + split + "|" +
-           args.get("data-dir", "") + "|" + (args.has("learned-trains-bn") ? "bn" : "") + "|" + std::to_string(steps);
+    return EvalPartials(partial_dir,
+                        placement[p] + "|" + optimizers[k] + "|" + weights_digest[k] + "|" + label + "|" + lr_text +
+                            "|" + problems[p] + "|" + split + "|" + args.get("data-dir", "") + "|" +
+                            (args.has("learned-trains-bn") ? "bn" : "") + "|" + std::to_string(steps),
+                        build);
+  };
+  // Tells of partial results of another build: adopted after a replay, or run again.
+  const auto tell_replays = [&](const EvalResult& res) {
+    for (const auto& rep : res.replays)
+      std::fprintf(stderr,
+                   rep.agreed ? "l2o_eval: partial results of build %s: seed %llu replayed to the same bits here, "
+                                "%lld more of its seeds adopted\n"
+                              : "l2o_eval: partial results of build %s: seed %llu replayed differently here, so "
+                                "its other seeds ran again\n",
+                   rep.build.c_str(), static_cast<unsigned long long>(rep.seed), static_cast<long long>(rep.adopted));
   };
   int64_t seeds_done = 0;
   // Each extra worker of a parallel evaluation makes its own copy of the rule (checkpoints are read again).
@@ -203,10 +216,11 @@ static int run(int argc, char** argv) {
         double best_loss = INFINITY;
         for (double x : grid) {
           NamedRule cand = make_update_rule(optimizers[k], x, rule_backend);
-          const EvalPartials partials(partial_dir, identity(p, k, cand.label, x));
-          const EvalSummary s =
-              summarize(evaluate(*cand.rule, cand.label, problems[p], configs[p], steps, selection_seeds, backends[p],
-                                 nullptr, &partials, eval_jobs, same_rule(optimizers[k], x)));
+          const EvalPartials partials = partials_for(p, k, cand.label, x);
+          const EvalResult sel = evaluate(*cand.rule, cand.label, problems[p], configs[p], steps, selection_seeds,
+                                          backends[p], nullptr, &partials, eval_jobs, same_rule(optimizers[k], x));
+          tell_replays(sel);
+          const EvalSummary s = summarize(sel);
           std::fprintf(stderr, "  lr grid: %-22s %-12s mean final loss %.4g on selection seeds\n",
                        cand.label.c_str(), problems[p].c_str(), s.final_mean);
           if (s.finished == static_cast<int64_t>(seeds) && s.final_mean < best_loss) {
@@ -233,9 +247,10 @@ static int run(int argc, char** argv) {
           std::_Exit(1);
         }
       };
-      const EvalPartials partials(partial_dir, identity(p, k, r.label, chosen_lr));
+      const EvalPartials partials = partials_for(p, k, r.label, chosen_lr);
       results.push_back(evaluate(*r.rule, r.label, problems[p], configs[p], steps, seed_list, backends[p], progress,
                                  &partials, eval_jobs, same_rule(optimizers[k], chosen_lr)));
+      tell_replays(results.back());
       const EvalSummary s = summarize(results.back());
       std::fprintf(stderr, "%-24s %-12s final loss %.4g +/- %.3g (log10 of mean %.3f), %lld/%lld seeds finished, %.1fs",
                    r.label.c_str(), problems[p].c_str(), s.final_mean, s.final_std, s.log10_mean_final,

@@ -14,11 +14,37 @@
 #   BACKEND=cuda docs/results/full/evaluate.sh    on a GPU (default cpu; summary.json records it)
 #   JOBS=8 docs/results/full/evaluate.sh          8 seeds at once, one thread each (default 1: these
 #                                                 run beside the training runs); the same results
+#   SYNC_PARTIALS=1 docs/results/full/evaluate.sh copies the finished seeds of evaluations cut short
+#                                                 (runs/eval/<name>/partial/) to eval_partial/<name>/
+#                                                 here and stages them, dropping those of finished
+#                                                 evaluations; run it after stopping this script at a
+#                                                 session's end. On a fresh machine this script puts
+#                                                 them back, and l2o_eval adopts them once one of their
+#                                                 seeds replays to the same bits (engine/evaluate.h)
 # Binary: $BIN, else runs/bin/l2o_eval (long_runs.sh build: CPU only), else build/l2o_eval (the one
 # with CUDA, taken for BACKEND=cuda).
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 here=docs/results/full
+if [ -n "${SYNC_PARTIALS:-}" ]; then
+  for d in "$here"/eval_partial/*/; do  # evaluations finished since: their seeds are in eval/ now
+    [ -d "$d" ] || continue
+    name=$(basename "$d")
+    [ -f "runs/eval/$name/summary.json" ] || [ -f "$here/eval/$name/summary.json" ] && rm -rf "$d"
+  done
+  for d in runs/eval/*/partial/; do
+    [ -d "$d" ] || continue
+    name=$(basename "$(dirname "$d")")
+    [ -f "runs/eval/$name/summary.json" ] && continue
+    # A lr grid's selection seeds make a baseline cell's partials large: those stay on this machine.
+    size=$(du -sk "$d" | cut -f1)
+    if [ "$size" -gt 4096 ]; then echo "evaluate: $name: partial results of $size KB not kept" >&2; continue; fi
+    rm -rf "$here/eval_partial/$name" && mkdir -p "$here/eval_partial" && cp -r "${d%/}" "$here/eval_partial/$name"
+    echo "evaluate: $name: $(ls "$d" | wc -l) finished seeds kept in $here/eval_partial/$name" >&2
+  done
+  git add -A "$here/eval_partial" 2>/dev/null || true
+  exit 0
+fi
 bin=${BIN:-runs/bin/l2o_eval}
 [ -x "$bin" ] && [ "${BACKEND:-cpu}" != cuda ] || bin=${BIN:-build/l2o_eval}
 [ -x "$bin" ] || { echo "evaluate: no $bin: run tools/build.sh (or long_runs.sh build, CPU only)" >&2; exit 2; }
@@ -58,6 +84,10 @@ for p in "${problems[@]}"; do
     [ "$prefix" = baselines_now ] && args+=(--lr-grid 0.001,0.003,0.01,0.03,0.1)
     if [ -n "${LIST:-}" ]; then echo "$bin ${args[*]}"; continue; fi
     mkdir -p runs/eval
+    # Seeds an earlier session finished (SYNC_PARTIALS above), unless this machine has its own.
+    if [ -d "$here/eval_partial/$name" ] && [ ! -d "runs/eval/$name/partial" ]; then
+      mkdir -p "runs/eval/$name" && cp -r "$here/eval_partial/$name" "runs/eval/$name/partial"
+    fi
     echo "evaluate: $name ($(date -u +%H:%M) UTC)" >&2
     nice -n 10 "$bin" "${args[@]}" >"runs/eval/$name.log" 2>&1 || {
       echo "evaluate: $name failed (runs/eval/$name.log):" >&2; tail -3 "runs/eval/$name.log" >&2; }
