@@ -15,6 +15,8 @@
 #   docs/results/full/long_runs.sh sync NAME [NAME ...]
 #       copies each run's spec.json, metrics.jsonl and checkpoints/*.safetensors here and stages them
 #       (git add); commit them every hour or so and before the session ends
+#   docs/results/full/long_runs.sh status
+#       each run on this machine: running or not, and its log's last line
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 here=docs/results/full/runs
@@ -73,6 +75,15 @@ case "$cmd" in
       cp "$src"/checkpoints/*.safetensors "$here/$name/checkpoints/"
       git add "$here/$name"
       echo "long_runs: $name: $(wc -l <"$src/metrics.jsonl") metrics lines staged"
+    done
+    ;;
+  status)
+    for log in runs/*.log; do
+      [ -f "$log" ] || continue
+      name=$(basename "$log" .log)
+      [ -d "runs/$name" ] && [ -f "runs/$name/spec.json" ] || continue
+      if pgrep -f -- "l2o_train (--resume runs/$name|.* --out runs/$name)( |\$)" >/dev/null; then st=running; else st=stopped; fi
+      echo "$name ($st): $(tail -n 1 "$log")"
     done
     ;;
   *)
