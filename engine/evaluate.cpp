@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <deque>
 #include <exception>
 #include <system_error>
 #include <mutex>
@@ -104,9 +105,9 @@ EvalResult evaluate(UpdateRule& rule, const std::string& optimizer_label, const 
       todo.push_back(k);
   }
 
-  // Workers take the next seed of `todo` until none is left (or one has failed).
-  size_t may_run = todo.size();  // and another build's seeds past the first, should its replay disagree
-  for (const auto& f : foreign) may_run += f.second.size() - 1;
+  // Workers take the next seed of the queue below until none is left (or one has failed).
+  size_t may_run = todo.size();  // and every seed of another build: its first replays, the rest may run
+  for (const auto& f : foreign) may_run += f.second.size();
   const size_t workers = backend == Backend::cuda || !more_rules
                              ? 1
                              : std::max<size_t>(1, std::min(may_run, static_cast<size_t>(std::max(jobs, 1))));
@@ -117,31 +118,34 @@ EvalResult evaluate(UpdateRule& rule, const std::string& optimizer_label, const 
     extra_rules.push_back(more_rules());
     runners.push_back(std::make_unique<SeedRunner>(*extra_rules.back(), problem, backend));
   }
-  // Another build's curves: its first seed runs here first; the rest are adopted if that replay
-  // matches bit for bit (the same numerics, so the same curves), else they run too.
-  for (auto& [build, ks] : foreign) {
+  // The seeds to run, taken by the workers in this order: each other build's first seed ahead of
+  // the rest. When it finishes, that build's other curves are adopted if it gave theirs bit for bit
+  // (the same numerics, so the same curves), else they join the queue.
+  std::deque<size_t> queue;
+  std::map<size_t, std::string> replay_of;  // a replayed seed's position -> the build it checks
+  for (const auto& [build, ks] : foreign) {
+    queue.push_back(ks[0]);
+    replay_of[ks[0]] = build;
+  }
+  queue.insert(queue.end(), todo.begin(), todo.end());
+  const auto replayed = [&](size_t k, const std::vector<float>& curve) {  // under mu
+    const auto it = replay_of.find(k);
+    if (it == replay_of.end()) return;
     EvalResult::Replay rep;
-    rep.build = build;
-    rep.seed = seeds[ks[0]];
-    std::vector<float> curve;
-    const bool d = runners[0]->run(seeds[ks[0]], steps, backend, &curve);
-    partials->save(seeds[ks[0]], curve);
-    rep.agreed = curve == held[ks[0]];
-    r.losses[ks[0]] = std::move(curve);
-    diverged[ks[0]] = d;
-    seed_done(ks[0]);
+    rep.build = it->second;
+    rep.seed = seeds[k];
+    rep.agreed = curve == held[k];
+    const std::vector<size_t>& ks = foreign[it->second];
     for (size_t i = 1; i < ks.size(); ++i) {
       if (!rep.agreed) {
-        todo.push_back(ks[i]);
+        queue.push_back(ks[i]);
         continue;
       }
       read_done(ks[i], std::move(held[ks[i]]));
       ++rep.adopted;
     }
     r.replays.push_back(rep);
-  }
-  std::sort(todo.begin(), todo.end());
-  std::atomic<size_t> next{0};
+  };
   std::atomic<bool> failed{false};
   std::vector<std::exception_ptr> errors(workers);
   // Threads made here take the caller's floating-point environment (flush-to-zero included: POSIX
@@ -155,8 +159,14 @@ EvalResult evaluate(UpdateRule& rule, const std::string& optimizer_label, const 
     if (workers > 1) omp_set_num_threads(std::max(1, omp_threads / static_cast<int>(workers)));
 #endif
     try {
-      for (size_t i; !failed && (i = next++) < todo.size();) {
-        const size_t k = todo[i];
+      for (;;) {
+        size_t k;
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          if (failed || queue.empty()) break;
+          k = queue.front();
+          queue.pop_front();
+        }
         std::vector<float> curve;
         const bool d = runners[w]->run(seeds[k], steps, backend, &curve);
         std::lock_guard<std::mutex> lock(mu);
@@ -164,6 +174,7 @@ EvalResult evaluate(UpdateRule& rule, const std::string& optimizer_label, const 
         r.losses[k] = std::move(curve);
         diverged[k] = d;
         seed_done(k);
+        replayed(k, r.losses[k]);
       }
     } catch (...) {
       errors[w] = std::current_exception();
@@ -183,6 +194,8 @@ EvalResult evaluate(UpdateRule& rule, const std::string& optimizer_label, const 
   for (const auto& e : errors)
     if (e) std::rethrow_exception(e);
   for (char d : diverged) r.diverged += d;
+  std::sort(r.replays.begin(), r.replays.end(),  // in build order, however the replays finished
+            [](const EvalResult::Replay& a, const EvalResult::Replay& b) { return a.build < b.build; });
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return r;
 }

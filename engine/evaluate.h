@@ -49,7 +49,7 @@ using RuleFactory = std::function<std::unique_ptr<UpdateRule>()>;
 // The optimizee runs on `backend`; `progress` (optional) hears of each finished seed. With
 // `partials`, a seed whose curve it holds from this build is read instead of run, and each seed run
 // is saved there. Curves held from another build are adopted only if that build's first seed, run
-// again here first (one seed at a time), gives its curve bit for bit; otherwise they all run again.
+// again here ahead of the others, gives its curve bit for bit; otherwise they all run again.
 // jobs > 1 with `more_rules` (CPU backend; the device path takes one seed at a time): up to `jobs`
 // seeds run at once, each worker thread with an optimizee of its own and a rule from `more_rules`
 // (the calling thread's worker uses `rule`), threads made per call, in the caller's flush-to-zero mode. Since a rollout

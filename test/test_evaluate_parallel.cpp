@@ -208,6 +208,28 @@ TEST_CASE("partial results of another build are adopted after a replay to the sa
     REQUIRE(r.replays[0].adopted == 0);
     REQUIRE(r.resumed_seeds == 0);
   }
+  {
+    // The replay runs beside the other seeds to run: with 2 jobs, seed 5 (build D's first) and seed 7
+    // must be in flight at once, or the spies' barrier times out and the evaluation throws.
+    const EvalPartials other(dir.file("beside"), "setting", "build D");
+    const EvalPartials mine(dir.file("beside"), "setting", "build B");
+    other.save(5, ref.losses[0]);
+    other.save(6, ref.losses[1]);
+    for (size_t k : {3, 4, 5}) mine.save(seeds[k], ref.losses[k]);
+    SpyRule::clear(2);
+    SpyRule first(make_update_rule("adam", 0.05).rule, false);
+    const RuleFactory spies = [] {
+      return std::unique_ptr<UpdateRule>(new SpyRule(make_update_rule("adam", 0.05).rule, false));
+    };
+    const EvalResult r =
+        evaluate(first, "adam", "quadratic", quad, 80, seeds, Backend::cpu, nullptr, &mine, 2, spies);
+    require_same(ref, r);
+    REQUIRE(SpyRule::threads().size() == 2);
+    REQUIRE(r.replays.size() == 1);
+    REQUIRE(r.replays[0].agreed);
+    REQUIRE(r.replays[0].adopted == 1);
+    REQUIRE(r.resumed_seeds == 4);
+  }
 }
 
 TEST_CASE("a worker's error ends a parallel evaluation with that error", "[evaluate]") {
