@@ -60,6 +60,7 @@ models=(
   "authors_dm_il $A/dm_il.safetensors"
   "ours_l2o_dm_cl $here/runs/l2o_dm_cl_seed0/checkpoints/best.safetensors"
   "ours_l2o_dm_il $here/runs/l2o_dm_il/checkpoints/best.safetensors"
+  "ours_l2o_dm_il_adam $here/runs/l2o_dm_il_adam_seed0/checkpoints/best.safetensors"
   "ours_l2o_dm_cl_il_adam $here/runs/l2o_dm_cl_il_adam_seed0/checkpoints/best.safetensors"
   "ours_rnnprop docs/results/rnnprop/runs/rnnprop/checkpoints/best.safetensors"
   "ours_rnnprop_cl_il docs/results/rnnprop/runs/rnnprop_cl_il/checkpoints/best.safetensors"

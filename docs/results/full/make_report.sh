@@ -17,6 +17,7 @@ for d in "$R"/eval/*/; do evals+=(--eval "${d%/}"); done
 maps=(--label-map "l2o:l2o_dm/best=L2O-DM" --label-map "l2o:rnnprop/best=RNNprop" --label-map "l2o:l2o_dm_cl_il/best=L2O-DM-CL-IL" --label-map "l2o:l2o_dm_cl_il_seed0/best=L2O-DM-CL-IL" --label-map "l2o:rnnprop_cl_il/best=RNNprop-CL-IL"
       --label-map "l2o:l2o_dm_cl_seed0/best=L2O-DM-CL" --label-map "l2o:l2o_dm_il/best=L2O-DM-IL"
       --label-map "l2o:l2o_dm_cl_il_adam_seed0/best=L2O-DM-CL-IL (Adam teacher)"
+      --label-map "l2o:l2o_dm_il_adam_seed0/best=L2O-DM-IL (Adam teacher)"
       --label-map "l2o:l2o_scale/best=L2O-Scale" --label-map "l2o:l2o_scale_cl_il/best=L2O-Scale-CL-IL"
       --label-map "l2o:l2o_scale_reset_state/best=L2O-Scale")
 for a in dm:L2O-DM dm_aug:L2O-DM-AUG dm_cl:L2O-DM-CL dm_il:L2O-DM-IL dm_cl_il:L2O-DM-CL-IL rnnprop:RNNprop rnnprop_cl_il:RNNprop-CL-IL; do
@@ -28,7 +29,7 @@ tools/report "${evals[@]}" --out "$R" "${maps[@]}" \
   --run "L2O-DM-CL-IL (seed 0)=$R/runs/l2o_dm_cl_il_seed0" --run "L2O-DM-CL-IL (seed 1)=$R/runs/l2o_dm_cl_il_seed1" \
   --run "L2O-DM-CL-IL (seed 2)=$R/runs/l2o_dm_cl_il_seed2" \
   --run "L2O-DM-CL-IL, Adam teacher (seed 0)=$R/runs/l2o_dm_cl_il_adam_seed0" \
-  --run "L2O-DM-IL=$R/runs/l2o_dm_il" \
+  --run "L2O-DM-IL=$R/runs/l2o_dm_il" --run "L2O-DM-IL, Adam teacher (seed 0)=$R/runs/l2o_dm_il_adam_seed0" \
   --run "RNNprop=docs/results/rnnprop/runs/rnnprop" --run "RNNprop-CL-IL=docs/results/rnnprop/runs/rnnprop_cl_il" \
   --run "L2O-Scale=docs/results/l2o_scale/runs/l2o_scale" --run "L2O-Scale-CL-IL=docs/results/l2o_scale/runs/l2o_scale_cl_il" \
   --figure "figure_a3=L2O-DM,L2O-DM-CL-IL,L2O-DM-CL-IL (authors),RNNprop,RNNprop (authors),RNNprop-CL-IL,RNNprop-CL-IL (authors),L2O-Scale,L2O-Scale-CL-IL" \
