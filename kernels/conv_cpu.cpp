@@ -5,10 +5,14 @@
 
 #include "kernels/conv.h"
 #include "kernels/fixed_order.h"
+#include "kernels/gemm_blocking.h"
 
 namespace l2o {
 
 namespace {
+
+// Before main, so before any GEMM below: the same blocking, and bits, on every machine.
+[[maybe_unused]] const bool kGemmBlockingPinned = pin_gemm_blocking();
 
 template <typename T>
 using RowMat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;

@@ -8,9 +8,15 @@
 
 #include <Eigen/Dense>
 
+#include "kernels/gemm_blocking.h"
 #include "kernels/l2o_scale_ops.h"
 
 namespace l2o {
+
+namespace {
+// Before main, so before any GEMM below: the same blocking, and bits, on every machine.
+[[maybe_unused]] const bool kGemmBlockingPinned = pin_gemm_blocking();
+}  // namespace
 
 using namespace lsc;
 

@@ -3,10 +3,16 @@
 #include <Eigen/Dense>
 
 #include "kernels/fixed_order.h"
+#include "kernels/gemm_blocking.h"
 #include "kernels/lstm.h"
 #include "kernels/lstm_math.h"
 
 namespace l2o {
+
+namespace {
+// Before main, so before any GEMM below: the same blocking, and bits, on every machine.
+[[maybe_unused]] const bool kGemmBlockingPinned = pin_gemm_blocking();
+}  // namespace
 
 template <typename T>
 using RowMat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;

@@ -3,9 +3,15 @@
 #include <algorithm>
 
 #include "kernels/fixed_order.h"
+#include "kernels/gemm_blocking.h"
 #include "kernels/softmax_xent_math.h"
 
 namespace l2o {
+
+namespace {
+// Before main, so before any GEMM below: the same blocking, and bits, on every machine.
+[[maybe_unused]] const bool kGemmBlockingPinned = pin_gemm_blocking();
+}  // namespace
 
 ConvNetArch conv_arch_by_name(const std::string& arch, bool relu_logits) {
   ConvNetArch a;

@@ -1,9 +1,15 @@
 #include "optimizees/mlp.h"
 
 #include "kernels/fixed_order.h"
+#include "kernels/gemm_blocking.h"
 #include "kernels/softmax_xent_math.h"
 
 namespace l2o {
+
+namespace {
+// Before main, so before any GEMM below: the same blocking, and bits, on every machine.
+[[maybe_unused]] const bool kGemmBlockingPinned = pin_gemm_blocking();
+}  // namespace
 
 template <typename T>
 Mlp<T>::Mlp(std::string name, const Dataset& data, std::vector<int64_t> hidden, Activation act, int64_t batch_size,
