@@ -208,6 +208,8 @@ EvalSummary summarize(const EvalResult& r) {
     const double f = c.back();
     sum += f;
     sum_sq += f * f;
+    // A loss of exactly 0 (every other class's exp(z - max) underflowed: below about 1e-38,
+    // kernels/softmax_xent_math.h) counts as 1e-30, above what it stands for.
     sum_log += std::log10(std::max(f, 1e-30));
     ++s.finished;
   }

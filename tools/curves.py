@@ -10,7 +10,7 @@ import os
 
 EXPECTED_HEADER = ["optimizer", "problem", "seed", "step", "loss"]
 MAX_DRAWN_POINTS = 2000  # per line; more adds nothing visible and slows saving
-LOG_FLOOR = 1e-30  # log10 of a zero loss, as engine/evaluate.cpp summarize()
+LOG_FLOOR = 1e-30  # a zero loss counts as this, as in engine/evaluate.cpp summarize()
 
 
 class InputError(Exception):
