@@ -97,7 +97,10 @@ void conv2d_backward_tasks_cuda(const ConvShape& s, int64_t tasks, int64_t p_str
                                 const T* w, const T* dy, T* dx, T* dw, T* db, T* col, T* dcol);
 // Batch norm of x (tasks, c, len): K * c groups with their own statistics (inv_std (tasks, c)) and
 // task k's gamma/beta (dgamma/dbeta) at k * p_stride. The same sums, in the same order, as
-// batchnorm_*_cuda over one task's (n, c, hw) with len = n * hw.
+// batchnorm_*_cuda over one task's (n, c, hw) with len = n * hw, as long as the CUDA twin's scratch
+// allows each group as many parts as one task's channel gets (K * c at most 65,536 / (2 * parts):
+// K <= 93 for Conv-MNIST's block 0 at 128 images per task); beyond that its parts are fewer and the
+// last bits may differ. K * c is at most 32,768.
 template <typename T>
 void batchnorm_forward_tasks_cpu(int64_t tasks, int64_t c, int64_t len, const T* x, const T* gamma, const T* beta,
                                  int64_t p_stride, T eps, T* y, T* xhat, T* inv_std);

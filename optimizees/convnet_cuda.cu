@@ -1,7 +1,8 @@
 // ConvNet optimizee on the CUDA backend: the dataset lives on the device; a minibatch is gathered
 // there from its indices; each block runs the conv/BN/ReLU/max-pool CUDA twins (kernels/conv.h), the
-// FC layer is cuBLAS with the MLP's bias and softmax-cross-entropy kernels, the loss a CUB sum.
-// Same computation, in the same order, as ConvNet<float>::loss_and_grad (optimizees/convnet.cpp).
+// FC layer is cuBLAS with the MLP's bias and softmax-cross-entropy kernels, the loss a CUB sum
+// (a fixed tree: deterministic, but not the CPU's sequential order). The same computation, op for
+// op, as ConvNet<float>::loss_and_grad (optimizees/convnet.cpp).
 // Initialisation and batch sampling are the CPU twin's, so both backends see the same instances.
 // CudaConvTasks runs K such nets (a task batch) with one launch per op for all tasks.
 #include <algorithm>

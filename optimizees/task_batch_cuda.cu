@@ -2,8 +2,10 @@
 // on one dataset run as one batched computation (make_mlp_tasks_cuda, make_convnet_tasks_cuda:
 // strided-batched GEMMs over the tasks, one launch per op). Other batches (mixed or K = 1) run the
 // tasks one after another on the one stream (host threads would race on it). Inside the
-// device-resident segment the loss and gradient are computed on the device, the K task losses
-// summed there in task order. The frozen coordinates (learner_frozen) are TaskBatch's, per task.
+// device-resident segment the loss and gradient are computed on the device; the K task losses are
+// summed there, in task order by the batched nets (segment_sums_cuda) and by CUB's fixed tree for
+// the others (deterministic either way, but not the same bits as the CPU's task-order sum). The
+// frozen coordinates (learner_frozen) are TaskBatch's, per task.
 #include "optimizees/cuda_optimizees.h"
 #include "optimizees/cuda_twin_optimizee.cuh"
 #include "kernels/device_resident.h"

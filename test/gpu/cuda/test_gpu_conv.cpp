@@ -287,6 +287,47 @@ TEST_CASE("conv task-batch ops: GPU matches the CPU twins (both layouts, the par
   REQUIRE(d_sw.get() == sw);
 }
 
+// Groups long enough to be split over several blocks (parts), which the ConvNet task tests at 4
+// images per task never reach: against the CPU twin, and each task's group bit for bit the one-task
+// batch norm of its slice (the claim in kernels/conv.h).
+TEST_CASE("conv task-batch batch norm over several parts per group", "[gpu][conv]") {
+  using T = float;
+  const int64_t K = 3, c = 4, len = 9000, count = K * c * len, stride = 2 * c + 5;  // 9,000: 3 parts
+  const auto theta = rand_t<T>(K * stride, 0.5, 1.5, 31), x = rand_t<T>(count, -2, 3, 32);
+  const auto dy = rand_t<T>(count, -1, 1, 33);
+  std::vector<T> y(count), xhat(count), inv_std(K * c), dx(count), dgb(K * stride, T(0));
+  batchnorm_forward_tasks_cpu<T>(K, c, len, x.data(), theta.data(), theta.data() + c, stride, T(1e-3), y.data(),
+                                 xhat.data(), inv_std.data());
+  batchnorm_backward_tasks_cpu<T>(K, c, len, dy.data(), xhat.data(), theta.data(), inv_std.data(), stride, dx.data(),
+                                  dgb.data(), dgb.data() + c);
+  Guarded<T> d_theta(theta), d_x(x), d_dy(dy), d_y{std::vector<T>(count)}, d_xhat{std::vector<T>(count)};
+  Guarded<T> d_is{std::vector<T>(K * c)}, d_dx{std::vector<T>(count)}, d_dgb{std::vector<T>(K * stride, T(0))};
+  batchnorm_forward_tasks_cuda<T>(K, c, len, d_x.data(), d_theta.data(), d_theta.data() + c, stride, T(1e-3),
+                                  d_y.data(), d_xhat.data(), d_is.data());
+  batchnorm_backward_tasks_cuda<T>(K, c, len, d_dy.data(), d_xhat.data(), d_theta.data(), d_is.data(), stride,
+                                   d_dx.data(), d_dgb.data(), d_dgb.data() + c);
+  const auto got_y = d_y.get(), got_dx = d_dx.get(), got_dgb = d_dgb.get();
+  close(got_y, y, Tol<T>::bn_rtol, Tol<T>::bn_atol, "bn y");
+  close(d_is.get(), inv_std, Tol<T>::bn_rtol, Tol<T>::bn_atol, "bn inv_std");
+  close(got_dx, dx, Tol<T>::bn_rtol * 10, Tol<T>::bn_atol * 10, "bn dx (from the GPU's own forward)");
+  close(got_dgb, dgb, Tol<T>::bn_rtol * 10, Tol<T>::bn_atol * 10, "bn dgamma, dbeta");
+  for (int64_t k = 0; k < K; ++k) {
+    INFO("task " << k);
+    const std::vector<T> xk(x.begin() + k * c * len, x.begin() + (k + 1) * c * len);
+    const std::vector<T> dyk(dy.begin() + k * c * len, dy.begin() + (k + 1) * c * len);
+    const std::vector<T> pk(theta.begin() + k * stride, theta.begin() + (k + 1) * stride);
+    Guarded<T> d_xk(xk), d_dyk(dyk), d_pk(pk), d_yk{std::vector<T>(c * len)}, d_xhk{std::vector<T>(c * len)};
+    Guarded<T> d_isk{std::vector<T>(c)}, d_dxk{std::vector<T>(c * len)}, d_gk{std::vector<T>(2 * c)};
+    batchnorm_forward_cuda<T>(1, c, len, d_xk.data(), d_pk.data(), d_pk.data() + c, T(1e-3), d_yk.data(),
+                              d_xhk.data(), d_isk.data());
+    batchnorm_backward_cuda<T>(1, c, len, d_dyk.data(), d_xhk.data(), d_pk.data(), d_isk.data(), d_dxk.data(),
+                               d_gk.data(), d_gk.data() + c);
+    REQUIRE(d_yk.get() == std::vector<T>(got_y.begin() + k * c * len, got_y.begin() + (k + 1) * c * len));
+    REQUIRE(d_dxk.get() == std::vector<T>(got_dx.begin() + k * c * len, got_dx.begin() + (k + 1) * c * len));
+    REQUIRE(d_gk.get() == std::vector<T>(got_dgb.begin() + k * stride, got_dgb.begin() + k * stride + 2 * c));
+  }
+}
+
 TEST_CASE("ConvNet optimizee: loss and gradient agree on both backends", "[gpu][conv]") {
   for (const char* name : {"conv_mnist", "conv_cifar_standin"}) {
     for (bool relu_logits : {true, false}) {
