@@ -83,6 +83,14 @@ struct GraphCache {
     *fresh = true;
     return *entries.back();
   }
+  // Forgets an entry whose first (eager) run failed, so that a later call captures it afresh.
+  void drop(const GraphEntry* e) {
+    for (size_t i = 0; i < entries.size(); ++i)
+      if (entries[i].get() == e) {
+        entries.erase(entries.begin() + static_cast<std::ptrdiff_t>(i));
+        return;
+      }
+  }
 };
 
 GraphCache& graph_cache() {
@@ -218,7 +226,12 @@ bool meta_segment_device(LearnerT<float>& learner, const float* phi, OptimizeeT<
     CUDA_CHECK(cudaGraphLaunch(entry->exec, cuda_stream()));
     ++graph_cache().stats.replays;
   } else {
-    enqueue();  // eager: sizes every buffer the learner and optimizee use, and is this segment's result
+    try {
+      enqueue();  // eager: sizes every buffer the learner and optimizee use, and is this segment's result
+    } catch (...) {
+      if (entry && fresh) graph_cache().drop(entry);
+      throw;
+    }
     if (entry && fresh) {
       CUDA_CHECK(cudaStreamSynchronize(cuda_stream()));
       // The eager run may have grown the parts' buffers: key the entry by the versions after it.

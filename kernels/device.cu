@@ -45,6 +45,7 @@ __global__ void saxpy_kernel(int64_t n, float a, const float* x, float* y) {
 std::vector<float> cuda_saxpy(float a, const std::vector<float>& x, const std::vector<float>& y) {
   L2O_CHECK(x.size() == y.size(), "saxpy: size mismatch");
   const int64_t n = static_cast<int64_t>(x.size());
+  if (n == 0) return {};  // a launch of 0 blocks is an error
   float *dx = nullptr, *dy = nullptr;
   CUDA_CHECK(cudaMalloc(&dx, n * sizeof(float)));
   CUDA_CHECK(cudaMalloc(&dy, n * sizeof(float)));

@@ -43,7 +43,7 @@ __global__ void __launch_bounds__(kFusedThreads) fused_step_fixed_kernel(FusedDi
   if (i >= d.n) return;
   const float out = fused_coord_step_fixed<float, IN, H0, H1>(d, w, g[i], state + i, saved ? saved + i : nullptr);
   u[i] = out;
-  if (theta) theta[i] += out;
+  if (theta) theta[i] = __fadd_rn(theta[i], out);  // never fused with out's product: the host's add
 }
 
 template <int IN, int H0, int H1>
@@ -64,7 +64,7 @@ __global__ void fused_step_kernel(FusedDims<float> d, const float* phi, const fl
   if (i >= d.n) return;
   const float out = fused_coord_step(d, w, g[i], state + i, saved ? saved + i : nullptr);
   u[i] = out;
-  if (theta) theta[i] += out;
+  if (theta) theta[i] = __fadd_rn(theta[i], out);  // never fused with out's product: the host's add
 }
 
 __global__ void fused_bptt_kernel(FusedDims<float> d, const float* phi, int64_t steps, const float* saved,

@@ -19,7 +19,7 @@ __global__ void rnnprop_step_kernel(RnnpropDims<float> d, const int64_t* t, cons
   if (i >= d.n) return;
   const float out = rnnprop_coord_step(d, *t + 1, w, g[i], state + i, saved ? saved + i : nullptr);
   u[i] = out;
-  if (theta) theta[i] += out;
+  if (theta) theta[i] = __fadd_rn(theta[i], out);  // never fused with out's product: the host's add
 }
 
 __global__ void rnnprop_advance_kernel(int64_t* t) { ++*t; }
