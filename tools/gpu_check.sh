@@ -67,12 +67,19 @@ capped() {  # capped CAP_SECONDS command...: runs it under timeout min(CAP, time
   timeout $(( cap < left ? cap : left )) "$@"
 }
 
-gpu_rc=125 bench_rc=125 graph_rc=125 torch_rc=125 ops_rc=125
+gpu_rc=125 bench_rc=125 graph_rc=125 torch_rc=125 ops_rc=125 sync_rc=""
 if [ "$build_rc" = 0 ]; then
   # Most valuable first: correctness, the two GPU targets, then the per-kernel table.
   (cd build-gpu && capped 200 ./test_gpu --durations yes >"$LOGS/test_gpu.log" 2>&1)
   gpu_rc=$?
   stamp test_gpu
+  if [ "$gpu_rc" != 0 ] && [ "$gpu_rc" != 77 ]; then
+    # Again to the first failure with a synchronise after every launch: an asynchronous CUDA error
+    # then names the launch that caused it (kernels/cuda_check.cuh). In logs.tar.gz.
+    (cd build-gpu && L2O_CUDA_SYNC=1 capped 90 ./test_gpu --abort >"$LOGS/test_gpu_sync.log" 2>&1)
+    sync_rc=$?
+    stamp test_gpu_sync
+  fi
   capped 120 build-gpu/bench_backends --backends cpu,cuda --tasks 1,8 --rounds 5 --eval-steps 10 --max-seconds 60 \
     --data-dir data --json "$OUT/bench_backends.jsonl" >"$LOGS/bench_backends.md" 2>"$LOGS/bench_backends.err"
   bench_rc=$?
@@ -119,6 +126,7 @@ stamp total
   echo "- commit: $commit"
   echo "- build: $(rc_word "$build_rc"), lines matching 'warning': $warnings"
   echo "- test_gpu: $(rc_word "$gpu_rc"); $(grep -E '^(All tests passed|test cases:)' "$LOGS/test_gpu.log" 2>/dev/null | tail -1)"
+  [ -n "$sync_rc" ] && echo "- test_gpu again with L2O_CUDA_SYNC=1 to its first failure: $(rc_word "$sync_rc"); $(grep -m1 -E 'CUDA error|FAILED' "$LOGS/test_gpu_sync.log" 2>/dev/null)"
   echo "- bench_backends: $(rc_word "$bench_rc"); with graphs: $(rc_word "$graph_rc")"
   echo "- bench_ops_cuda: $(rc_word "$ops_rc")$([ "$ops_rc" = 1 ] && echo ': a verification failed or a CUDA error')"
   echo "- ${torch_line:-PyTorch CUDA reference: $(rc_word "$torch_rc") (see torch_cuda.err in logs.tar.gz)}"
