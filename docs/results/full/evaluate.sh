@@ -68,6 +68,7 @@ models=(
   "authors_rnnprop_cl_il $A/rnnprop_cl_il.safetensors"
   "ours_l2o_scale_reset_state docs/results/l2o_scale/runs/l2o_scale_reset_state/checkpoints/best.safetensors"
   "ours_l2o_scale_cl_il_v2 docs/results/l2o_scale/runs/l2o_scale_cl_il/checkpoints/best.safetensors"
+  "authors_l2o_scale_cl_il $A/l2o_scale_cl_il.safetensors"
   "baselines_now adam,rmsprop,sgd,momentum,adagrad"
 )
 problems=(mlp_orig mlp_relu mlp_deeper conv_cifar_standin conv_mnist)
