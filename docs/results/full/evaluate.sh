@@ -7,6 +7,10 @@
 # One cut short (a session's end) continues from its next seed when this runs again on the same
 # machine and binary (its finished seeds wait in runs/eval/<name>/partial/).
 #   docs/results/full/evaluate.sh                 all of them, in the order below
+#   docs/results/full/evaluate.sh NAME...         just these, in this order (a name is
+#                                                 <model prefix>_<problem>, as LIST=1 writes --out)
+#   AFTER=PID docs/results/full/evaluate.sh ...   first waits for process PID to end (to queue behind
+#                                                 a running evaluation or training run)
 #   ONLY=mlp_relu docs/results/full/evaluate.sh   those whose name matches this (extended regex:
 #                                                 ONLY='authors_dm_(aug|il)_mlp' for several)
 #   NEW_ONLY=1 docs/results/full/evaluate.sh      skip those with any committed summary.json
@@ -24,6 +28,9 @@
 # Binary: $BIN, else runs/bin/l2o_eval (long_runs.sh build: CPU only), else build/l2o_eval (the one
 # with CUDA, taken for BACKEND=cuda).
 set -euo pipefail
+# One brace group, read whole before it runs: an edit to this file (while an evaluation runs for
+# hours) cannot change what a running copy does next. Edit by writing a new file and renaming it.
+{
 cd "$(dirname "$0")/../../.."
 here=docs/results/full
 if [ -n "${SYNC_PARTIALS:-}" ]; then
@@ -73,25 +80,44 @@ models=(
 )
 problems=(mlp_orig mlp_relu mlp_deeper conv_cifar_standin conv_mnist)
 export OMP_NUM_THREADS=1 L2O_DATA_DIR=${L2O_DATA_DIR:-$PWD/data}
+# Every cell in the default order (problem by problem), as "name problem optimizer".
+cells=()
 for p in "${problems[@]}"; do
-  for m in "${models[@]}"; do
-    prefix=${m%% *}; opt=${m#* }; name=${prefix}_$p
-    [[ -z "${ONLY:-}" || "$name" =~ $ONLY ]] || continue
-    [ -f "runs/eval/$name/summary.json" ] && continue
-    [ -f "$here/eval/$name/summary.json" ] && [ -f "$here/eval/$name/curves_thin.csv" ] && continue
-    [ -n "${NEW_ONLY:-}" ] && [ -f "$here/eval/$name/summary.json" ] && continue
-    args=(--optimizer "$opt" --problem "$p" --steps 10000 --seeds 10 --backend "${BACKEND:-cpu}"
-          --jobs "${JOBS:-1}" --out "runs/eval/$name")
-    # The baselines pick their lr per problem on separate selection seeds (never the reported ones).
-    [ "$prefix" = baselines_now ] && args+=(--lr-grid 0.001,0.003,0.01,0.03,0.1)
-    if [ -n "${LIST:-}" ]; then echo "$bin ${args[*]}"; continue; fi
-    mkdir -p runs/eval
-    # Seeds an earlier session finished (SYNC_PARTIALS above), unless this machine has its own.
-    if [ -d "$here/eval_partial/$name" ] && [ ! -d "runs/eval/$name/partial" ]; then
-      mkdir -p "runs/eval/$name" && cp -r "$here/eval_partial/$name" "runs/eval/$name/partial"
-    fi
-    echo "evaluate: $name ($(date -u +%H:%M) UTC)" >&2
-    nice -n 10 "$bin" "${args[@]}" >"runs/eval/$name.log" 2>&1 || {
-      echo "evaluate: $name failed (runs/eval/$name.log):" >&2; tail -3 "runs/eval/$name.log" >&2; }
-  done
+  for m in "${models[@]}"; do cells+=("${m%% *}_$p $p ${m#* }"); done
 done
+# Cells named on the command line: exactly those, in that order (a queue for the session's time).
+if [ $# -gt 0 ]; then
+  picked=()
+  for want in "$@"; do
+    found=
+    for c in "${cells[@]}"; do [ "${c%% *}" = "$want" ] && { picked+=("$c"); found=1; break; }; done
+    [ -n "$found" ] || { echo "evaluate: no evaluation named \"$want\" (LIST=1 shows them)" >&2; exit 2; }
+  done
+  cells=("${picked[@]}")
+fi
+if [ -n "${AFTER:-}" ] && [ -z "${LIST:-}" ]; then
+  echo "evaluate: waiting for process $AFTER to end" >&2
+  while kill -0 "$AFTER" 2>/dev/null; do sleep 15; done
+fi
+for c in "${cells[@]}"; do
+  name=${c%% *}; rest=${c#* }; p=${rest%% *}; opt=${rest#* }; prefix=${name%_"$p"}
+  [[ -z "${ONLY:-}" || "$name" =~ $ONLY ]] || continue
+  [ -f "runs/eval/$name/summary.json" ] && continue
+  [ -f "$here/eval/$name/summary.json" ] && [ -f "$here/eval/$name/curves_thin.csv" ] && continue
+  [ -n "${NEW_ONLY:-}" ] && [ -f "$here/eval/$name/summary.json" ] && continue
+  args=(--optimizer "$opt" --problem "$p" --steps 10000 --seeds 10 --backend "${BACKEND:-cpu}"
+        --jobs "${JOBS:-1}" --out "runs/eval/$name")
+  # The baselines pick their lr per problem on separate selection seeds (never the reported ones).
+  [ "$prefix" = baselines_now ] && args+=(--lr-grid 0.001,0.003,0.01,0.03,0.1)
+  if [ -n "${LIST:-}" ]; then echo "$bin ${args[*]}"; continue; fi
+  mkdir -p runs/eval
+  # Seeds an earlier session finished (SYNC_PARTIALS above), unless this machine has its own.
+  if [ -d "$here/eval_partial/$name" ] && [ ! -d "runs/eval/$name/partial" ]; then
+    mkdir -p "runs/eval/$name" && cp -r "$here/eval_partial/$name" "runs/eval/$name/partial"
+  fi
+  echo "evaluate: $name ($(date -u +%H:%M) UTC)" >&2
+  nice -n 10 "$bin" "${args[@]}" >"runs/eval/$name.log" 2>&1 || {
+    echo "evaluate: $name failed (runs/eval/$name.log):" >&2; tail -3 "runs/eval/$name.log" >&2; }
+done
+exit
+}
