@@ -80,16 +80,16 @@ EvalResult evaluate(UpdateRule& rule, const std::string& optimizer_label, const 
   std::vector<char> diverged(seeds.size(), 0);
   size_t done = 0;
   std::mutex mu;  // guards done, progress and partial saves
-  const auto seed_done = [&](size_t k) {
+  const auto seed_done = [&](size_t k, bool ran) {
     const std::vector<float>& c = r.losses[k];
     ++done;
-    if (progress) progress(done, seeds.size(), c.empty() ? NAN : static_cast<double>(c.back()));
+    if (progress) progress(done, seeds.size(), c.empty() ? NAN : static_cast<double>(c.back()), ran);
   };
   const auto read_done = [&](size_t k, std::vector<float>&& curve) {
     r.losses[k] = std::move(curve);
     diverged[k] = static_cast<int64_t>(r.losses[k].size()) != steps + 1;
     ++r.resumed_seeds;
-    seed_done(k);
+    seed_done(k, false);
   };
   std::vector<size_t> todo;  // seeds to run, in seed order
   std::map<std::string, std::vector<size_t>> foreign;  // another build -> the seeds it holds, in seed order
@@ -173,7 +173,7 @@ EvalResult evaluate(UpdateRule& rule, const std::string& optimizer_label, const 
         if (partials) partials->save(seeds[k], curve);
         r.losses[k] = std::move(curve);
         diverged[k] = d;
-        seed_done(k);
+        seed_done(k, true);
         replayed(k, r.losses[k]);
       }
     } catch (...) {

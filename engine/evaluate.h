@@ -36,9 +36,9 @@ struct EvalResult {
   std::string split;            // the data split it trained on ("" for data-free problems)
 };
 
-// Called after each seed's rollout with the seeds done, their total, and that seed's last
-// recorded loss (its last finite one when it diverged).
-using EvalProgress = std::function<void(size_t done, size_t total, double last_loss)>;
+// Called after each seed with the seeds done, their total, that seed's last recorded loss (its
+// last finite one when it diverged), and whether this call ran it (false: read from partials).
+using EvalProgress = std::function<void(size_t done, size_t total, double last_loss, bool ran)>;
 
 // A new rule like the one given to evaluate() (the same kind, settings and weights, with state of
 // its own), for each extra worker thread of a parallel evaluation.

@@ -156,6 +156,9 @@ TEST_CASE("l2o_eval run again after an interruption continues from its partial r
   REQUIRE(again.code == 0);
   REQUIRE_THAT(again.out, Catch::Contains("warning: ignoring the partial result " + damaged + " (truncated") &&
                               Catch::Contains("seed 1 runs again"));
+  // Seeds read back are reported as such; the ETA comes from the seeds this process ran.
+  REQUIRE_THAT(again.out, Catch::Contains("seed 2/3 read from " + d + "/partial (last loss") &&
+                              Catch::Contains("seed 3/3 done (last loss"));
   for (const char* f : {"/curves.csv", "/curves_thin.csv"}) REQUIRE(l2o::read_file(d + f) == l2o::read_file(ref + f));
   const std::string summary = l2o::read_file(d + "/summary.json");
   REQUIRE_THAT(summary, Catch::Contains("\"resumed_seeds\": 2") && Catch::Contains("\"resumed_seeds\": 1"));

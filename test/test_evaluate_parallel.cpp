@@ -127,18 +127,21 @@ TEST_CASE("a parallel evaluation reports every seed once, reads and writes parti
   partials.save(9, ref.losses[4]);
   std::vector<size_t> done;
   std::vector<double> last;
+  int read_back = 0;  // seeds the callback heard of as read, not run
   NamedRule b = make_update_rule("adam", 0.05);
   const RuleFactory more = [] { return make_update_rule("adam", 0.05).rule; };
   const EvalResult r = evaluate(
       *b.rule, b.label, "quadratic", quad, 80, seeds, Backend::cpu,
-      [&](size_t d, size_t total, double loss) {
+      [&](size_t d, size_t total, double loss, bool ran) {
         REQUIRE(total == 6);
         done.push_back(d);
         last.push_back(loss);
+        read_back += ran ? 0 : 1;
       },
       &partials, 3, more);
   require_same(ref, r);
   REQUIRE(r.resumed_seeds == 2);
+  REQUIRE(read_back == 2);
   REQUIRE(done == std::vector<size_t>{1, 2, 3, 4, 5, 6});  // calls never overlap, so the count is exact
   std::vector<double> finals;
   for (const auto& c : ref.losses) finals.push_back(c.back());
@@ -173,14 +176,20 @@ TEST_CASE("partial results of another build are adopted after a replay to the sa
     here.save(10, ref.losses[5]);
     NamedRule b = make_update_rule("adam", 0.05);
     std::vector<size_t> done;
+    int read_back = 0;
     const EvalResult r = evaluate(*b.rule, b.label, "quadratic", quad, 80, seeds, Backend::cpu,
-                                  [&](size_t d, size_t, double) { done.push_back(d); }, &here, 2, more);
+                                  [&](size_t d, size_t, double, bool ran) {
+                                    done.push_back(d);
+                                    read_back += ran ? 0 : 1;
+                                  },
+                                  &here, 2, more);
     REQUIRE(r.replays.size() == 1);
     REQUIRE(r.replays[0].build == "build_A");  // as one header token
     REQUIRE(r.replays[0].seed == 6);
     REQUIRE(r.replays[0].agreed);
     REQUIRE(r.replays[0].adopted == 2);
     REQUIRE(r.resumed_seeds == 3);  // 10 from this build, 8 and 9 adopted
+    REQUIRE(read_back == 3);        // and reported as read (the replayed seed 6 as run)
     REQUIRE(r.losses[4] == marked);
     for (size_t k : {0, 1, 2, 3, 5}) REQUIRE(r.losses[k] == ref.losses[k]);
     REQUIRE(done == std::vector<size_t>{1, 2, 3, 4, 5, 6});

@@ -16,8 +16,9 @@ TEST_CASE("evaluate reports each finished seed to its progress callback", "[eval
     std::vector<size_t> done;
     std::vector<double> last;
     const EvalResult r = evaluate(*sgd.rule, sgd.label, "quadratic", quad, 20, {3, 4, 5}, Backend::cpu,
-                                  [&](size_t d, size_t total, double loss) {
+                                  [&](size_t d, size_t total, double loss, bool ran) {
                                     REQUIRE(total == 3);
+                                    REQUIRE(ran);  // no partial results: every seed runs
                                     done.push_back(d);
                                     last.push_back(loss);
                                   });

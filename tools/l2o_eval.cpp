@@ -234,13 +234,21 @@ static int run(int argc, char** argv) {
       }
       auto& r = *chosen;
       // A line per seed, so that a long evaluation logged to a file shows its progress and ETA.
+      // The ETA counts only the seeds this process ran: seeds read from partial results take no time.
       const auto t0 = std::chrono::steady_clock::now();
-      const EvalProgress progress = [&](size_t done, size_t total, double last) {
-        const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        const double eta = secs / static_cast<double>(done) * static_cast<double>(total - done);
-        std::fprintf(stderr, "  %s %s: seed %zu/%zu done (last loss %.4g), %s elapsed, ETA %s\n", r.label.c_str(),
-                     problems[p].c_str(), done, total, last, Progress::format_duration(secs).c_str(),
-                     Progress::format_duration(eta).c_str());
+      size_t ran_here = 0;
+      const EvalProgress progress = [&](size_t done, size_t total, double last, bool ran) {
+        if (!ran) {
+          std::fprintf(stderr, "  %s %s: seed %zu/%zu read from %s (last loss %.4g)\n", r.label.c_str(),
+                       problems[p].c_str(), done, total, partial_dir.c_str(), last);
+        } else {
+          ++ran_here;
+          const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+          const double eta = secs / static_cast<double>(ran_here) * static_cast<double>(total - done);
+          std::fprintf(stderr, "  %s %s: seed %zu/%zu done (last loss %.4g), %s elapsed, ETA %s\n", r.label.c_str(),
+                       problems[p].c_str(), done, total, last, Progress::format_duration(secs).c_str(),
+                       Progress::format_duration(eta).c_str());
+        }
         if (++seeds_done == stop_after_seeds) {
           std::fprintf(stderr, "l2o_eval: stopped after %lld seeds (--stop-after-seeds); the same command continues\n",
                        static_cast<long long>(seeds_done));
